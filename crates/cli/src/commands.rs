@@ -1,0 +1,415 @@
+//! One function per subcommand. Each prints human text by default and JSON with `--json`.
+
+use crate::{Cli, Command};
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use trove_ingest::{IngestOptions, IngestProgress, Summary};
+use trove_model::{AddressRole, Mailbox, Sha256Hash};
+use trove_store::{Archive, BlobStore, Catalog, ItemRow};
+
+/// An input path that does not exist (exit code 66).
+#[derive(Debug)]
+pub struct InputMissing(pub PathBuf);
+
+impl std::fmt::Display for InputMissing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "input {} does not exist", self.0.display())
+    }
+}
+impl std::error::Error for InputMissing {}
+
+pub fn exit_code_for(e: &anyhow::Error) -> u8 {
+    for cause in e.chain() {
+        if let Some(s) = cause.downcast_ref::<trove_store::Error>() {
+            return match s {
+                trove_store::Error::NotFound(_) => 3,
+                trove_store::Error::Locked(_) => 75,
+                trove_store::Error::MissingBlob(_) => 65,
+                _ => 1,
+            };
+        }
+        if cause.downcast_ref::<InputMissing>().is_some() {
+            return 66;
+        }
+    }
+    1
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let json = cli.json;
+    match cli.command {
+        Command::Init { dir, name } => init(&dir.unwrap_or(cli.archive), name, json),
+        Command::Ingest {
+            paths,
+            wait,
+            rescan,
+            quiet,
+        } => {
+            let archive = Archive::open(&cli.archive)?;
+            let summary = ingest(&archive, paths, wait, rescan, quiet || json)?;
+            print_summary(&summary, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Stats => stats(&Archive::open(&cli.archive)?, json),
+        Command::Ls { limit } => ls(&Archive::open(&cli.archive)?, limit, json),
+        Command::Show { id } => show(&Archive::open(&cli.archive)?, &id, json),
+        Command::Raw { id } => raw(&Archive::open(&cli.archive)?, &id),
+        Command::Quarantine => quarantine(&Archive::open(&cli.archive)?, json),
+        Command::Demo { dir } => crate::demo::run(&dir, json),
+    }
+}
+
+fn init(dir: &Path, name: Option<String>, json: bool) -> Result<ExitCode> {
+    let name = name.unwrap_or_else(|| {
+        dir.file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "trove".into())
+    });
+    Archive::init(dir, &name)?;
+    if json {
+        println!(
+            "{}",
+            json!({"archive": dir.display().to_string(), "name": name})
+        );
+    } else {
+        println!("created archive {} ({name})", dir.display());
+        println!("next: trove --archive {} ingest PATH...", dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs an ingest with a progress bar on a terminal.
+pub fn ingest(
+    archive: &Archive,
+    paths: Vec<PathBuf>,
+    wait: bool,
+    rescan: bool,
+    quiet: bool,
+) -> Result<Summary> {
+    for p in &paths {
+        if std::fs::symlink_metadata(p).is_err() {
+            return Err(InputMissing(p.clone()).into());
+        }
+    }
+    let lock = archive.lock(wait)?;
+    let progress = IngestProgress::default();
+    let show_bar = !quiet && std::io::stderr().is_terminal();
+    let stop = Arc::new(AtomicBool::new(false));
+    let summary = std::thread::scope(|s| {
+        if show_bar {
+            let total = trove_ingest::input_size(&paths);
+            let walk = progress.walk.clone();
+            let stop = stop.clone();
+            let progress = &progress;
+            s.spawn(move || {
+                let bar = ProgressBar::new(total.max(1));
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} \
+                         {binary_bytes_per_sec} ETA {eta}  {msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                while !stop.load(Ordering::Relaxed) {
+                    bar.set_position(walk.bytes_read.load(Ordering::Relaxed));
+                    let n = progress.units_done.load(Ordering::Relaxed);
+                    let secs = bar.elapsed().as_secs_f64().max(1e-3);
+                    bar.set_message(format!("{n} messages, {:.0} msg/s", n as f64 / secs));
+                    std::thread::sleep(Duration::from_millis(150));
+                }
+                bar.finish_and_clear();
+            });
+        }
+        let r = trove_ingest::ingest(
+            archive,
+            &lock,
+            &IngestOptions {
+                inputs: paths,
+                rescan,
+            },
+            &progress,
+        );
+        stop.store(true, Ordering::Relaxed);
+        r
+    })?;
+    Ok(summary)
+}
+
+fn print_summary(s: &Summary, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(s)?);
+        return Ok(());
+    }
+    println!(
+        "read {} files ({:.1} MB) in {:.1}s: {:.0} messages/s",
+        s.files,
+        s.bytes_read as f64 / 1e6,
+        s.seconds,
+        s.messages_per_second
+    );
+    println!("  new items     {}", s.items_new);
+    println!(
+        "  duplicates    {}  (same bytes found in another place)",
+        s.duplicates
+    );
+    if s.unchanged > 0 || s.unchanged_files > 0 {
+        println!(
+            "  unchanged     {} messages, {} files  (already in the archive)",
+            s.unchanged, s.unchanged_files
+        );
+    }
+    println!(
+        "  quarantined   {}  (stored, not read as messages)",
+        s.quarantined
+    );
+    println!("  skipped       {}  (not messages)", s.skipped);
+    if !s.problems.is_empty() {
+        println!("problems (all of them: trove quarantine):");
+        for p in s.problems.iter().take(20) {
+            let off = p.offset.map(|o| format!(" @{o}")).unwrap_or_default();
+            println!("  {} {}{}: {}", p.state, p.path, off, p.reason);
+        }
+        if s.problems.len() > 20 {
+            println!("  … and {} more", s.problems.len() - 20);
+        }
+    }
+    Ok(())
+}
+
+fn stats(archive: &Archive, json: bool) -> Result<ExitCode> {
+    let cat = archive.catalog()?;
+    let s = cat.stats()?;
+    if json {
+        let mut v = serde_json::to_value(&s)?;
+        v["archive"] = json!(archive.root.display().to_string());
+        v["name"] = json!(archive.settings.name);
+        println!("{v}");
+    } else {
+        println!(
+            "archive      {} ({})",
+            archive.root.display(),
+            archive.settings.name
+        );
+        println!("items        {}", s.items);
+        for (k, n) in &s.by_kind {
+            println!("  {k:<10} {n}");
+        }
+        println!("quarantined  {}", s.quarantined);
+        println!("skipped      {}", s.skipped);
+        println!("attachments  {}", s.attachments);
+        println!("raw size     {:.1} MB", s.raw_bytes as f64 / 1e6);
+        if let (Some(a), Some(b)) = (&s.first_date, &s.last_date) {
+            println!("dates        {a} … {b}");
+        }
+        println!("ingest runs  {}", s.runs);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn mailbox_json(m: &Mailbox) -> Value {
+    json!({"name": m.name, "address": m.normalized_address()})
+}
+
+fn ls(archive: &Archive, limit: Option<usize>, json: bool) -> Result<ExitCode> {
+    let cat = archive.catalog()?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut n = 0usize;
+    let res = cat.for_each_item(|it| {
+        if limit.is_some_and(|l| n >= l) {
+            return Ok(());
+        }
+        n += 1;
+        let line = if json {
+            json!({
+                "id": it.id,
+                "kind": it.kind,
+                "native_id": it.native_id,
+                "date": it.date_rfc3339(),
+                "raw_sha256": it.raw_sha256.to_hex(),
+                "from": it.from_addr,
+                "subject": it.subject,
+                "size": it.size,
+            })
+            .to_string()
+        } else {
+            format!(
+                "{}  {:<20}  {:<30.30}  {}",
+                it.id,
+                it.date_rfc3339().unwrap_or_else(|| "(no date)".into()),
+                it.from_addr.clone().unwrap_or_default(),
+                it.subject.clone().unwrap_or_default()
+            )
+        };
+        // A closed pipe (e.g. `| head`) ends the listing quietly.
+        writeln!(out, "{line}").map_err(|e| trove_store::Error::io(Path::new("stdout"), e))
+    });
+    match res {
+        Err(trove_store::Error::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(e.into()),
+        Ok(()) => {
+            let _ = out.flush();
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn item_json(cat: &Catalog, archive: &Archive, it: &ItemRow) -> Result<Value> {
+    let addrs = cat.addresses(it.seq)?;
+    let role = |r: AddressRole| -> Vec<Value> {
+        addrs
+            .iter()
+            .filter(|(x, _)| *x == r)
+            .map(|(_, m)| mailbox_json(m))
+            .collect()
+    };
+    let raw = archive.blobs.get(&it.raw_sha256)?;
+    let body = trove_ingest::parse_email(&raw, true, raw.len() as u64, &archive.settings.limits)
+        .map(|p| p.record.body_text)
+        .unwrap_or_default();
+    Ok(json!({
+        "id": it.id,
+        "kind": it.kind,
+        "native_id": it.native_id,
+        "raw_sha256": it.raw_sha256.to_hex(),
+        "size": it.size,
+        "date": it.date_rfc3339(),
+        "date_raw": it.date_raw,
+        "date_offset_minutes": it.date_offset,
+        "subject": it.subject,
+        "from": role(AddressRole::From),
+        "sender": role(AddressRole::Sender),
+        "to": role(AddressRole::To),
+        "cc": role(AddressRole::Cc),
+        "bcc": role(AddressRole::Bcc),
+        "reply_to": role(AddressRole::ReplyTo),
+        "in_reply_to": it.in_reply_to,
+        "references": it.references,
+        "body_text": body,
+        "attachments": cat.attachments(it.seq)?,
+        "provenance": cat.provenance(&it.raw_sha256)?,
+        "findings": it.findings,
+        "ingested_at": it.ingested_at,
+    }))
+}
+
+fn show(archive: &Archive, id: &str, json: bool) -> Result<ExitCode> {
+    let cat = archive.catalog()?;
+    let it = cat.find_item(id)?;
+    let v = item_json(&cat, archive, &it)?;
+    if json {
+        println!("{v}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
+    println!("id          {}", s("id"));
+    println!("kind        {}", s("kind"));
+    let date = match (&it.date_rfc3339(), &it.date_raw) {
+        (Some(d), Some(r)) => format!("{d}  (as written: {r})"),
+        (None, Some(r)) => format!("(unparseable: {r})"),
+        (Some(d), None) => d.clone(),
+        (None, None) => "(none)".into(),
+    };
+    println!("date        {date}");
+    let addrs = cat.addresses(it.seq)?;
+    for role in AddressRole::ALL {
+        let list: Vec<String> = addrs
+            .iter()
+            .filter(|(r, _)| *r == role)
+            .map(|(_, m)| m.display())
+            .collect();
+        if !list.is_empty() {
+            println!("{:<11} {}", role.as_str(), list.join(", "));
+        }
+    }
+    println!("subject     {}", s("subject"));
+    if let Some(m) = &it.native_id {
+        println!("message-id  {m}");
+    }
+    println!("raw sha256  {}  ({} bytes)", it.raw_sha256, it.size);
+    let atts = cat.attachments(it.seq)?;
+    if !atts.is_empty() {
+        println!("attachments");
+        for a in atts {
+            println!(
+                "  {}  {}  {} bytes  sha256 {}",
+                a.filename.as_deref().unwrap_or("(unnamed)"),
+                a.mime_type,
+                a.size,
+                a.sha256
+            );
+        }
+    }
+    println!("found at");
+    for p in cat.provenance(&it.raw_sha256)? {
+        let off = p.offset.map(|o| format!(" @ byte {o}")).unwrap_or_default();
+        let flags = p.flags.map(|f| format!(" [flags {f}]")).unwrap_or_default();
+        println!("  {}{off} ({}){flags}", p.path, p.format);
+    }
+    if !it.findings.is_empty() {
+        println!("findings");
+        for f in &it.findings {
+            println!("  {}: {}", f.code, f.detail);
+        }
+    }
+    println!();
+    println!("{}", s("body_text"));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn raw(archive: &Archive, id: &str) -> Result<ExitCode> {
+    let cat = archive.catalog()?;
+    let hash = match cat.find_item(id) {
+        Ok(it) => it.raw_sha256,
+        Err(trove_store::Error::NotFound(msg)) => {
+            if let Some(h) = cat.find_quarantined(id)? {
+                h
+            } else if let Some(h) = Sha256Hash::from_hex(id).filter(|h| archive.blobs.contains(h)) {
+                h
+            } else {
+                return Err(trove_store::Error::NotFound(msg).into());
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut reader = archive.blobs.open(&hash)?;
+    let mut out = std::io::stdout().lock();
+    match std::io::copy(&mut reader, &mut out) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(e).context("writing raw bytes to stdout"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn quarantine(archive: &Archive, json: bool) -> Result<ExitCode> {
+    let cat = archive.catalog()?;
+    let rows = cat.problems()?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for r in &rows {
+        let line = if json {
+            serde_json::to_string(r)?
+        } else {
+            let off = r.offset.map(|o| format!(" @{o}")).unwrap_or_default();
+            format!("{:<11} {}{off}: {}", r.state, r.path, r.reason)
+        };
+        if writeln!(out, "{line}").is_err() {
+            break;
+        }
+    }
+    if !json && rows.is_empty() {
+        let _ = writeln!(out, "nothing quarantined or skipped");
+    }
+    let _ = out.flush();
+    Ok(ExitCode::SUCCESS)
+}

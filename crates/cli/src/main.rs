@@ -1,0 +1,111 @@
+//! `trove`: the command-line face of the archive. A thin layer: argument parsing, output
+//! formatting, progress bars and exit codes; the work lives in the library crates.
+
+mod commands;
+mod demo;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const EXIT_CODES: &str = "\
+EXIT CODES:
+  0   success
+  1   error (the message says which input or record, and what to do)
+  2   usage error (bad arguments or query)
+  3   not found (no such item or record)
+  65  the archive needs attention (e.g. inconsistent data)
+  66  an input path does not exist
+  75  the archive is locked by another writer (retry, or pass --wait)";
+
+#[derive(Parser)]
+#[command(
+    name = "trove",
+    version,
+    about = "Turn leaked or seized correspondence into an archive you can search, verify and cite",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    /// The archive directory.
+    #[arg(
+        long,
+        global = true,
+        env = "TROVE_ARCHIVE",
+        default_value = "./trove-archive"
+    )]
+    archive: PathBuf,
+
+    /// Machine-readable output (JSON, or JSON Lines for listings).
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a new, empty archive (in DIR, or in --archive).
+    Init {
+        dir: Option<PathBuf>,
+        /// A name for the archive.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Read mail from files, directories, mboxes, maildirs and archives (zip, tar, gz, xz, bz2).
+    ///
+    /// Every input ends up as an item, a duplicate reference, a skipped file or a quarantined
+    /// record, each with a reason. Rerunning adds nothing; a killed run resumes where it stopped.
+    Ingest {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Wait for another writer to finish instead of failing at once.
+        #[arg(long)]
+        wait: bool,
+        /// Reread files an earlier run already committed unchanged.
+        #[arg(long)]
+        rescan: bool,
+        /// Never draw a progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Counts: items by kind, quarantined and skipped records, sizes.
+    Stats,
+    /// List items in archive order (JSON Lines with --json).
+    Ls {
+        /// At most this many items.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Show one item: headers, body text, attachments, provenance and findings.
+    Show { id: String },
+    /// Write the exact original bytes of an item (or a quarantined record or attachment).
+    Raw { id: String },
+    /// List quarantined records and skipped files with their reasons.
+    Quarantine,
+    /// Build a small, realistic demo archive and show what to try next.
+    Demo {
+        /// Where to build it.
+        #[arg(long, default_value = "./trove-demo")]
+        dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TROVE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = commands::exit_code_for(&e);
+            eprintln!("trove: error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}

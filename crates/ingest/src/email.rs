@@ -1,0 +1,336 @@
+//! From raw RFC 5322 bytes to an [`EmailRecord`] with mail-parser.
+//!
+//! Damaged input yields a record plus findings, not an error. The only refusal is "not a message"
+//! (no header block at all), which the pipeline turns into a quarantine record.
+
+use mail_parser::{Address, HeaderName, HeaderValue, MessageParser, MimeHeaders, PartType};
+use trove_model::{AddressRole, EmailRecord, Finding, Mailbox, Timestamp};
+use trove_store::Limits;
+
+/// An attachment's decoded bytes, before they are stored.
+pub struct AttachmentBytes {
+    pub filename: Option<String>,
+    pub mime_type: String,
+    pub bytes: Vec<u8>,
+}
+
+pub struct ParsedEmail {
+    pub record: EmailRecord,
+    pub attachments: Vec<AttachmentBytes>,
+}
+
+/// Why a unit is not archived as an email (it is still stored, and quarantined).
+#[derive(Debug, PartialEq, Eq)]
+pub struct NotAMessage(pub String);
+
+/// Offset of the blank line ending the header block, if any.
+fn header_block_len(raw: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < raw.len() {
+        let end = raw[i..].iter().position(|&b| b == b'\n').map(|p| i + p + 1);
+        let line = &raw[i..end.unwrap_or(raw.len())];
+        if line == b"\n" || line == b"\r\n" {
+            return Some(i);
+        }
+        match end {
+            Some(e) => i = e,
+            None => return None,
+        }
+    }
+    None
+}
+
+/// Parses an email. `complete` is false when `raw` is only the head of a larger message (spilled
+/// or over `max_parse_bytes`): then only headers are read.
+pub fn parse_email(
+    raw: &[u8],
+    complete: bool,
+    total_len: u64,
+    limits: &Limits,
+) -> Result<ParsedEmail, NotAMessage> {
+    let hdr_len = header_block_len(raw);
+    let hdr_bytes = hdr_len.unwrap_or(raw.len()) as u64;
+    if hdr_bytes > limits.max_header_bytes {
+        return Err(NotAMessage(format!(
+            "header block of {hdr_bytes} bytes exceeds limits.max_header_bytes ({})",
+            limits.max_header_bytes
+        )));
+    }
+    let parser = MessageParser::default();
+    let too_big = !complete || total_len > limits.max_parse_bytes;
+    let msg = if too_big {
+        parser.parse_headers(raw)
+    } else {
+        parser.parse(raw)
+    };
+    let Some(msg) = msg else {
+        return Err(NotAMessage("not a message: no header block".into()));
+    };
+    if msg.headers().is_empty() {
+        return Err(NotAMessage("not a message: no header block".into()));
+    }
+    let mut rec = EmailRecord::default();
+    if hdr_len.is_none() && complete {
+        rec.findings.push(Finding::new(
+            "no_body",
+            "the header block is not followed by a body",
+        ));
+    }
+    if too_big {
+        rec.findings.push(Finding::new(
+            "body_not_parsed",
+            format!(
+                "message is {total_len} bytes, over limits.max_parse_bytes ({}); headers only",
+                limits.max_parse_bytes
+            ),
+        ));
+    }
+
+    rec.message_id = msg
+        .message_id()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    if msg.header_raw(HeaderName::MessageId).is_none() {
+        rec.findings
+            .push(Finding::new("message_id_missing", "no Message-ID header"));
+    }
+    rec.date = parse_date(&msg, &mut rec.findings);
+    rec.subject = msg.subject().map(str::to_string);
+
+    for (role, name) in [
+        (AddressRole::From, HeaderName::From),
+        (AddressRole::Sender, HeaderName::Sender),
+        (AddressRole::To, HeaderName::To),
+        (AddressRole::Cc, HeaderName::Cc),
+        (AddressRole::Bcc, HeaderName::Bcc),
+        (AddressRole::ReplyTo, HeaderName::ReplyTo),
+    ] {
+        let mut count = 0;
+        for v in msg.header_values(name) {
+            count += 1;
+            if let HeaderValue::Address(a) = v {
+                push_addresses(&mut rec.addresses, role, a);
+            }
+        }
+        if role == AddressRole::From && count > 1 {
+            rec.findings.push(Finding::new(
+                "duplicate_from",
+                format!("{count} From headers"),
+            ));
+        }
+    }
+    let subjects = msg.header_values(HeaderName::Subject).count();
+    if subjects > 1 {
+        rec.findings.push(Finding::new(
+            "duplicate_subject",
+            format!("{subjects} Subject headers"),
+        ));
+    }
+    rec.in_reply_to = id_list(msg.in_reply_to());
+    rec.references = id_list(msg.references());
+
+    if too_big {
+        return Ok(ParsedEmail {
+            record: rec,
+            attachments: vec![],
+        });
+    }
+    if msg.parts.len() as u64 > limits.max_mime_parts as u64 {
+        rec.findings.push(Finding::new(
+            "too_many_parts",
+            format!(
+                "{} MIME parts exceed limits.max_mime_parts ({}); body and attachments not extracted",
+                msg.parts.len(),
+                limits.max_mime_parts
+            ),
+        ));
+        return Ok(ParsedEmail {
+            record: rec,
+            attachments: vec![],
+        });
+    }
+
+    let mut texts = Vec::new();
+    for i in 0..msg.text_body_count() {
+        if let Some(t) = msg.body_text(i).filter(|t| !t.trim().is_empty()) {
+            texts.push(t.into_owned());
+        }
+    }
+    rec.body_text = texts.join("\n\n");
+    if msg.parts.iter().any(|p| p.is_encoding_problem) {
+        rec.findings.push(Finding::new(
+            "encoding_problem",
+            "a MIME part could not be decoded as declared; it was read as-is",
+        ));
+    }
+
+    let mut attachments = Vec::new();
+    let total = msg.attachment_count();
+    for part in msg.attachments() {
+        if attachments.len() as u64 >= limits.max_attachments as u64 {
+            rec.findings.push(Finding::new(
+                "too_many_attachments",
+                format!(
+                    "{total} attachments; only the first {} extracted (limits.max_attachments)",
+                    limits.max_attachments
+                ),
+            ));
+            break;
+        }
+        let mime_type = match part.content_type() {
+            Some(ct) => match &ct.c_subtype {
+                Some(st) => format!("{}/{}", ct.c_type, st).to_ascii_lowercase(),
+                None => ct.c_type.to_ascii_lowercase(),
+            },
+            None if matches!(part.body, PartType::Message(_)) => "message/rfc822".into(),
+            None => "application/octet-stream".into(),
+        };
+        attachments.push(AttachmentBytes {
+            filename: part.attachment_name().map(str::to_string),
+            mime_type,
+            bytes: part.contents().to_vec(),
+        });
+    }
+    Ok(ParsedEmail {
+        record: rec,
+        attachments,
+    })
+}
+
+fn push_addresses(out: &mut Vec<(AddressRole, Mailbox)>, role: AddressRole, a: &Address<'_>) {
+    for addr in a.iter() {
+        let name = addr
+            .name()
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty());
+        let address = addr
+            .address()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        if name.is_some() || address.is_some() {
+            out.push((role, Mailbox { name, address }));
+        }
+    }
+}
+
+fn id_list(v: &HeaderValue<'_>) -> Vec<String> {
+    match v {
+        HeaderValue::Text(t) => vec![t.trim().to_string()],
+        HeaderValue::TextList(l) => l.iter().map(|t| t.trim().to_string()).collect(),
+        _ => vec![],
+    }
+    .into_iter()
+    .filter(|s| !s.is_empty())
+    .collect()
+}
+
+fn parse_date(msg: &mail_parser::Message<'_>, findings: &mut Vec<Finding>) -> Timestamp {
+    let raw = msg
+        .header_raw(HeaderName::Date)
+        .map(|s| s.trim().to_string());
+    let Some(raw_text) = raw.clone() else {
+        findings.push(Finding::new("date_missing", "no Date header"));
+        return Timestamp::default();
+    };
+    match msg.date().filter(|d| d.is_valid()) {
+        Some(d) => {
+            let off =
+                (d.tz_hour as i32 * 60 + d.tz_minute as i32) * if d.tz_before_gmt { -1 } else { 1 };
+            Timestamp {
+                utc: Some(d.to_timestamp()),
+                offset_minutes: Some(off),
+                raw,
+            }
+        }
+        None => {
+            findings.push(Finding::new(
+                "date_unparseable",
+                format!("Date header could not be parsed: {raw_text:?}"),
+            ));
+            Timestamp {
+                utc: None,
+                offset_minutes: None,
+                raw,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &[u8]) -> ParsedEmail {
+        parse_email(raw, true, raw.len() as u64, &Limits::default()).expect("message")
+    }
+
+    #[test]
+    fn headers_addresses_and_dates() {
+        let p = parse(
+            b"From: =?iso-8859-1?q?Fran=E7ois?= <Francois@Example.COM>\r\n\
+To: a@x.org, Bob <b@y.org>\r\nCc: Group: c@z.org;\r\n\
+Subject: =?utf-8?b?w6lsZWN0aW9u?=\r\nDate: Wed, 12 Oct 2016 09:46:43 -0400\r\n\
+Message-ID: <abc@x>\r\nIn-Reply-To: <p@x>\r\nReferences: <r@x> <p@x>\r\n\r\nbody\r\n",
+        );
+        let r = p.record;
+        assert_eq!(r.message_id.as_deref(), Some("abc@x"));
+        assert_eq!(r.subject.as_deref(), Some("élection"));
+        assert_eq!(r.date.utc, Some(1_476_280_003));
+        assert_eq!(r.date.offset_minutes, Some(-240));
+        let from = r.mailboxes(AddressRole::From).next().expect("from");
+        assert_eq!(from.name.as_deref(), Some("François"));
+        assert_eq!(
+            from.normalized_address().as_deref(),
+            Some("francois@example.com")
+        );
+        assert_eq!(r.mailboxes(AddressRole::To).count(), 2);
+        assert_eq!(r.mailboxes(AddressRole::Cc).count(), 1);
+        assert_eq!(r.references, vec!["r@x", "p@x"]);
+        assert_eq!(r.body_text.trim(), "body");
+    }
+
+    #[test]
+    fn an_unparseable_date_is_kept_raw_and_flagged() {
+        let r = parse(b"From: a@b\nDate: the day after tomorrow\n\nx").record;
+        assert_eq!(r.date.utc, None);
+        assert_eq!(r.date.raw.as_deref(), Some("the day after tomorrow"));
+        assert!(r.findings.iter().any(|f| f.code == "date_unparseable"));
+    }
+
+    #[test]
+    fn legacy_charsets_and_html_only_bodies_become_text() {
+        let r = parse(
+            b"From: a@b\nSubject: x\nContent-Type: text/plain; charset=koi8-r\n\n\xf0\xd2\xc9\xd7\xc5\xd4\n",
+        )
+        .record;
+        assert_eq!(r.body_text.trim(), "Привет");
+        let r = parse(b"From: a@b\nContent-Type: text/html\n\n<p>Hello <b>world</b></p>").record;
+        assert!(
+            r.body_text.contains("Hello") && r.body_text.contains("world"),
+            "{}",
+            r.body_text
+        );
+        assert!(!r.body_text.contains("<b>"));
+    }
+
+    #[test]
+    fn attachments_are_decoded() {
+        let p = parse(
+            b"From: a@b\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=XX\n\n--XX\n\
+Content-Type: text/plain\n\nsee attached\n--XX\nContent-Type: application/pdf; name=\"memo.pdf\"\n\
+Content-Transfer-Encoding: base64\nContent-Disposition: attachment; filename=\"memo.pdf\"\n\n\
+JVBERi0xLjQK\n--XX--\n",
+        );
+        assert_eq!(p.attachments.len(), 1);
+        assert_eq!(p.attachments[0].filename.as_deref(), Some("memo.pdf"));
+        assert_eq!(p.attachments[0].mime_type, "application/pdf");
+        assert_eq!(p.attachments[0].bytes, b"%PDF-1.4\n");
+        assert_eq!(p.record.body_text.trim(), "see attached");
+    }
+
+    #[test]
+    fn text_without_headers_is_not_a_message() {
+        let e = parse_email(b"just some words\n", true, 16, &Limits::default());
+        assert!(e.is_err());
+    }
+}

@@ -1,0 +1,27 @@
+//! Reading inputs into the archive: format detection, readers for every container and message
+//! format, message parsing, and the parallel ingest pipeline with its single catalog writer.
+//!
+//! This crate never modifies its inputs and never writes a file whose name comes from input data.
+
+pub mod detect;
+pub mod email;
+pub mod mbox;
+pub mod pipeline;
+pub mod unit;
+pub mod walk;
+
+pub use email::{ParsedEmail, parse_email};
+pub use pipeline::{IngestOptions, IngestProgress, Problem, Summary, ingest, input_size};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The archive (blob store or catalog) failed; the run stops, and a rerun resumes it.
+    #[error(transparent)]
+    Store(#[from] trove_store::Error),
+    /// A bug: a pipeline stage died.
+    #[error("internal error: {0}")]
+    Internal(String),
+}

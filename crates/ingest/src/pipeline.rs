@@ -1,0 +1,389 @@
+//! The ingest pipeline: walk → parse in parallel → one writer.
+//!
+//! ```text
+//! walker thread ──batches of events──► parse stage (rayon: hash, store blob, parse, attachments)
+//!                                        ──batches of results──► writer (this thread, one SQLite
+//!                                                                 transaction per batch)
+//! ```
+//! Blobs are written by the parse stage (content-addressed writes are idempotent and atomic), and
+//! made durable before the transaction that refers to them commits. Batches keep the walker's
+//! order, so the catalog's item order depends only on the inputs. Channels are bounded, so memory
+//! stays bounded whatever the corpus size.
+
+use crate::email::{NotAMessage, parse_email};
+use crate::unit::{Payload, RawUnit};
+use crate::walk::{Cancelled, Event, WalkCounters, Walker};
+use crate::{Error, Result};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+use trove_model::{AttachmentMeta, EmailRecord, Finding, Kind, Provenance, Sha256Hash};
+use trove_store::{Archive, BlobStore, Catalog, Limits, NewItem, Recorded, WriterLock};
+
+/// Units per batch, and raw bytes per batch: the unit of parallel work and of one transaction.
+const BATCH_UNITS: usize = 1024;
+const BATCH_BYTES: u64 = 16 << 20;
+/// Most problems listed in one run's summary (all of them stay in the catalog).
+const MAX_PROBLEMS_LISTED: usize = 10_000;
+
+pub struct IngestOptions {
+    pub inputs: Vec<PathBuf>,
+    /// Reread files an earlier run already committed unchanged.
+    pub rescan: bool,
+}
+
+/// Live counters for a progress display.
+#[derive(Default)]
+pub struct IngestProgress {
+    pub walk: Arc<WalkCounters>,
+    pub units_done: AtomicU64,
+    pub items_new: AtomicU64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Problem {
+    pub path: String,
+    pub offset: Option<u64>,
+    pub state: &'static str,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct Summary {
+    pub run_id: i64,
+    /// Files read: physical files and archive members.
+    pub files: u64,
+    /// Physical files passed over because an earlier run committed them unchanged.
+    pub unchanged_files: u64,
+    pub items_new: u64,
+    /// Known bytes found in a new place (one more provenance record).
+    pub duplicates: u64,
+    /// Known bytes in a known place (already recorded by an earlier run).
+    pub unchanged: u64,
+    pub skipped: u64,
+    pub quarantined: u64,
+    pub bytes_read: u64,
+    pub seconds: f64,
+    pub messages_per_second: f64,
+    pub problems: Vec<Problem>,
+    pub problems_truncated: bool,
+}
+
+enum Outcome {
+    Item {
+        prov: Provenance,
+        sha: Sha256Hash,
+        size: u64,
+        record: Box<EmailRecord>,
+    },
+    Quarantine {
+        prov: Provenance,
+        sha: Option<Sha256Hash>,
+        reason: String,
+    },
+    Skipped {
+        path: String,
+        reason: String,
+    },
+    FileDone {
+        path: String,
+        size: u64,
+        mtime_ns: i64,
+    },
+}
+
+pub fn ingest(
+    archive: &Archive,
+    lock: &WriterLock,
+    opts: &IngestOptions,
+    progress: &IngestProgress,
+) -> Result<Summary> {
+    let started = Instant::now();
+    let mut catalog = archive.catalog_rw(lock)?;
+    let inputs: Vec<String> = opts
+        .inputs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let run = catalog.start_run(&inputs)?;
+    let limits = archive.settings.limits.clone();
+    let (tx_events, rx_events) = crossbeam_channel::bounded::<Vec<Event>>(2);
+    let (tx_done, rx_done) = crossbeam_channel::bounded::<Result<Vec<Outcome>>>(2);
+    let mut summary = Summary {
+        run_id: run,
+        ..Default::default()
+    };
+
+    let outcome = std::thread::scope(|s| -> Result<()> {
+        let walk_counters = progress.walk.clone();
+        let catalog_path = archive.catalog_path();
+        let tmp_dir = archive.tmp_dir();
+        let walk_limits = limits.clone();
+        let rescan = opts.rescan;
+        let walk_inputs = opts.inputs.clone();
+        let walker = s.spawn(move || -> Result<()> {
+            let done_catalog = if rescan {
+                None
+            } else {
+                Some(Catalog::open_read_only(&catalog_path)?)
+            };
+            let mut batch: Vec<Event> = Vec::new();
+            let mut batch_bytes = 0u64;
+            let mut emit = |e: Event| -> Result<(), Cancelled> {
+                if let Event::Unit(u) = &e {
+                    batch_bytes += u.payload.head().len() as u64;
+                }
+                batch.push(e);
+                if batch.len() >= BATCH_UNITS || batch_bytes >= BATCH_BYTES {
+                    batch_bytes = 0;
+                    tx_events
+                        .send(std::mem::take(&mut batch))
+                        .map_err(|_| Cancelled)?;
+                }
+                Ok(())
+            };
+            let mut w = Walker {
+                limits: walk_limits,
+                tmp_dir,
+                catalog: done_catalog.as_ref(),
+                counters: walk_counters,
+                emit: &mut emit,
+            };
+            for input in &walk_inputs {
+                if w.walk_input(input).is_err() {
+                    return Ok(());
+                }
+            }
+            drop(w);
+            if !batch.is_empty() {
+                let _ = tx_events.send(batch);
+            }
+            Ok(())
+        });
+
+        let blobs = &archive.blobs;
+        let parse_limits = limits.clone();
+        let parser = s.spawn(move || {
+            for batch in rx_events {
+                let processed: Result<Vec<Outcome>> = batch
+                    .into_par_iter()
+                    .map(|e| process(e, blobs, &parse_limits))
+                    .collect();
+                let failed = processed.is_err();
+                if tx_done.send(processed).is_err() || failed {
+                    return;
+                }
+            }
+        });
+
+        let mut result = Ok(());
+        for batch in rx_done {
+            match batch
+                .and_then(|b| write_batch(&mut catalog, archive, run, b, &mut summary, progress))
+            {
+                Ok(()) => {}
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        // Dropping the receiver (by leaving the loop) unblocks the other stages on error.
+        let _ = parser.join();
+        match walker.join() {
+            Ok(r) => r?,
+            Err(_) => return Err(Error::Internal("the walker thread panicked".into())),
+        }
+        result
+    });
+    outcome?;
+    let counters = &progress.walk;
+    summary.files = counters.files.load(Ordering::Relaxed);
+    summary.unchanged_files = counters.unchanged_files.load(Ordering::Relaxed);
+    summary.bytes_read = counters.bytes_read.load(Ordering::Relaxed);
+    summary.seconds = started.elapsed().as_secs_f64();
+    let units = summary.items_new + summary.duplicates + summary.unchanged + summary.quarantined;
+    summary.messages_per_second = units as f64 / summary.seconds.max(1e-9);
+    let mut stored = summary.clone();
+    stored.problems.clear();
+    catalog.finish_run(run, &serde_json::to_string(&stored).unwrap_or_default())?;
+    Ok(summary)
+}
+
+fn process(e: Event, blobs: &dyn BlobStore, limits: &Limits) -> Result<Outcome> {
+    let unit = match e {
+        Event::Unit(u) => u,
+        Event::Skipped { path, reason } => return Ok(Outcome::Skipped { path, reason }),
+        Event::InputDone {
+            path,
+            size,
+            mtime_ns,
+        } => {
+            return Ok(Outcome::FileDone {
+                path,
+                size,
+                mtime_ns,
+            });
+        }
+    };
+    let RawUnit {
+        prov,
+        payload,
+        quarantine,
+        findings,
+    } = unit;
+    let size = payload.len();
+    let sha = match &payload {
+        Payload::Mem(v) => Sha256Hash::of(v),
+        Payload::Spilled(s) => s.sha256,
+    };
+    match &payload {
+        Payload::Mem(v) => blobs.put(&sha, v)?,
+        Payload::Spilled(s) => blobs.put_file(&sha, &s.path)?,
+    };
+    if let Some(reason) = quarantine {
+        return Ok(Outcome::Quarantine {
+            prov,
+            sha: Some(sha),
+            reason,
+        });
+    }
+    let complete = matches!(payload, Payload::Mem(_));
+    let parsed = catch_unwind(AssertUnwindSafe(|| {
+        parse_email(payload.head(), complete, size, limits)
+    }));
+    match parsed {
+        Ok(Ok(p)) => {
+            let mut record = p.record;
+            record.findings.extend(findings);
+            for a in p.attachments {
+                let h = Sha256Hash::of(&a.bytes);
+                blobs.put(&h, &a.bytes)?;
+                record.attachments.push(AttachmentMeta {
+                    sha256: h,
+                    filename: a.filename,
+                    mime_type: a.mime_type,
+                    size: a.bytes.len() as u64,
+                });
+            }
+            Ok(Outcome::Item {
+                prov,
+                sha,
+                size,
+                record: Box::new(record),
+            })
+        }
+        Ok(Err(NotAMessage(reason))) => Ok(Outcome::Quarantine {
+            prov,
+            sha: Some(sha),
+            reason,
+        }),
+        Err(_) => Ok(Outcome::Quarantine {
+            prov,
+            sha: Some(sha),
+            reason: "the message parser crashed on this input (reported as a bug)".into(),
+        }),
+    }
+}
+
+fn write_batch(
+    catalog: &mut Catalog,
+    archive: &Archive,
+    run: i64,
+    batch: Vec<Outcome>,
+    summary: &mut Summary,
+    progress: &IngestProgress,
+) -> Result<()> {
+    if archive.settings.durable {
+        archive.blobs.sync()?;
+    }
+    let tx = catalog.begin()?;
+    let mut problems = Vec::new();
+    let n = batch.len() as u64;
+    for d in batch {
+        match d {
+            Outcome::Item {
+                prov,
+                sha,
+                size,
+                record,
+            } => {
+                let item = NewItem {
+                    raw_sha256: &sha,
+                    kind: Kind::Email,
+                    size,
+                    email: &record,
+                };
+                match tx.record_item(&item, &prov, run)? {
+                    Recorded::New => summary.items_new += 1,
+                    Recorded::Duplicate => summary.duplicates += 1,
+                    Recorded::Unchanged => summary.unchanged += 1,
+                }
+            }
+            Outcome::Quarantine { prov, sha, reason } => {
+                tx.quarantine(sha.as_ref(), &prov, &reason, run)?;
+                summary.quarantined += 1;
+                problems.push(Problem {
+                    path: prov.path,
+                    offset: prov.offset,
+                    state: "quarantined",
+                    reason,
+                });
+            }
+            Outcome::Skipped { path, reason } => {
+                tx.skip(&path, &reason, run)?;
+                summary.skipped += 1;
+                problems.push(Problem {
+                    path,
+                    offset: None,
+                    state: "skipped",
+                    reason,
+                });
+            }
+            Outcome::FileDone {
+                path,
+                size,
+                mtime_ns,
+            } => tx.input_done(&path, size, mtime_ns, run)?,
+        }
+    }
+    tx.commit()?;
+    progress.units_done.fetch_add(n, Ordering::Relaxed);
+    progress
+        .items_new
+        .store(summary.items_new, Ordering::Relaxed);
+    for p in problems {
+        if summary.problems.len() < MAX_PROBLEMS_LISTED {
+            summary.problems.push(p);
+        } else {
+            summary.problems_truncated = true;
+        }
+    }
+    Ok(())
+}
+
+/// Total size of the physical files under `inputs` (for a progress bar's length).
+pub fn input_size(inputs: &[PathBuf]) -> u64 {
+    fn walk(p: &std::path::Path) -> u64 {
+        match std::fs::symlink_metadata(p) {
+            Ok(m) if m.is_dir() => std::fs::read_dir(p)
+                .map(|rd| rd.filter_map(|e| e.ok()).map(|e| walk(&e.path())).sum())
+                .unwrap_or(0),
+            Ok(m) if m.is_file() => m.len(),
+            _ => 0,
+        }
+    }
+    inputs
+        .iter()
+        .map(|p| std::fs::canonicalize(p).map(|c| walk(&c)).unwrap_or(0))
+        .sum()
+}
+
+/// Findings are attached to items; this is the code used when a reader flagged a unit.
+pub fn reader_finding(detail: &str) -> Finding {
+    Finding::new("reader", detail)
+}

@@ -1,0 +1,186 @@
+//! Content-addressed storage of raw bytes.
+//!
+//! A blob is named by the SHA-256 of its *original* bytes and never rewritten. The local store
+//! compresses with zstd on disk; `get` always returns the original bytes. Writes go to a temporary
+//! file and are renamed into place, so a blob is either absent or complete, even after SIGKILL.
+
+use crate::{Error, Result};
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use trove_model::Sha256Hash;
+
+/// Storage for raw bytes. Local files now; object storage can implement the same trait later.
+pub trait BlobStore: Send + Sync {
+    /// Stores `bytes` under `hash` (which the caller computed) unless already present. Returns
+    /// true when it wrote a new blob.
+    fn put(&self, hash: &Sha256Hash, bytes: &[u8]) -> Result<bool>;
+    /// Stores the contents of a file, streaming, for units too large to hold in memory.
+    fn put_file(&self, hash: &Sha256Hash, path: &Path) -> Result<bool>;
+    fn contains(&self, hash: &Sha256Hash) -> bool;
+    /// A reader over the original bytes.
+    fn open(&self, hash: &Sha256Hash) -> Result<Box<dyn Read + Send>>;
+    fn get(&self, hash: &Sha256Hash) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.open(hash)?
+            .read_to_end(&mut out)
+            .map_err(|e| Error::io(Path::new(&hash.to_hex()), e))?;
+        Ok(out)
+    }
+    /// Makes every blob written so far durable (before the catalog refers to it).
+    fn sync(&self) -> Result<()>;
+    /// Every stored hash, for fsck.
+    fn list(&self) -> Result<Vec<Sha256Hash>>;
+    /// Bytes used on disk by stored blobs.
+    fn stored_bytes(&self) -> Result<u64>;
+}
+
+/// Blobs under `<archive>/blobs/ab/cd/<sha256>.zst`.
+pub struct FsBlobStore {
+    root: PathBuf,
+    tmp: PathBuf,
+    level: i32,
+    counter: AtomicU64,
+}
+
+impl FsBlobStore {
+    pub fn new(root: PathBuf, tmp: PathBuf) -> Self {
+        Self {
+            root,
+            tmp,
+            level: 3,
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    pub fn path_of(&self, hash: &Sha256Hash) -> PathBuf {
+        let hex = hash.to_hex();
+        self.root
+            .join(&hex[0..2])
+            .join(&hex[2..4])
+            .join(format!("{hex}.zst"))
+    }
+
+    fn temp_path(&self) -> PathBuf {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        self.tmp
+            .join(format!("blob-{}-{n}.tmp", std::process::id()))
+    }
+
+    fn write_with(
+        &self,
+        hash: &Sha256Hash,
+        fill: impl FnOnce(&mut zstd::Encoder<'static, File>) -> io::Result<()>,
+    ) -> Result<bool> {
+        let dest = self.path_of(hash);
+        if dest.exists() {
+            return Ok(false);
+        }
+        let tmp = self.temp_path();
+        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut enc = zstd::Encoder::new(file, self.level).map_err(|e| Error::io(&tmp, e))?;
+        let written = fill(&mut enc)
+            .and_then(|_| enc.finish())
+            .and_then(|mut f| f.flush());
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::io(&tmp, e));
+        }
+        if let Some(dir) = dest.parent() {
+            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        fs::rename(&tmp, &dest).map_err(|e| Error::io(&dest, e))?;
+        Ok(true)
+    }
+}
+
+impl BlobStore for FsBlobStore {
+    fn put(&self, hash: &Sha256Hash, bytes: &[u8]) -> Result<bool> {
+        self.write_with(hash, |enc| enc.write_all(bytes))
+    }
+
+    fn put_file(&self, hash: &Sha256Hash, path: &Path) -> Result<bool> {
+        let src = File::open(path).map_err(|e| Error::io(path, e))?;
+        self.write_with(hash, |enc| {
+            io::copy(&mut BufReader::new(src), enc).map(|_| ())
+        })
+    }
+
+    fn contains(&self, hash: &Sha256Hash) -> bool {
+        self.path_of(hash).exists()
+    }
+
+    fn open(&self, hash: &Sha256Hash) -> Result<Box<dyn Read + Send>> {
+        let p = self.path_of(hash);
+        let f = File::open(&p).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                Error::MissingBlob(hash.to_hex())
+            } else {
+                Error::io(&p, e)
+            }
+        })?;
+        let dec = zstd::Decoder::new(f).map_err(|e| Error::io(&p, e))?;
+        Ok(Box::new(dec))
+    }
+
+    fn sync(&self) -> Result<()> {
+        let dir = File::open(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        rustix::fs::syncfs(&dir).map_err(|e| Error::io(&self.root, e.into()))?;
+        Ok(())
+    }
+
+    fn list(&self) -> Result<Vec<Sha256Hash>> {
+        let mut out = Vec::new();
+        for a in read_dir_sorted(&self.root)? {
+            for b in read_dir_sorted(&a)? {
+                for f in read_dir_sorted(&b)? {
+                    let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                    if let Some(h) = name.strip_suffix(".zst").and_then(Sha256Hash::from_hex) {
+                        out.push(h);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn stored_bytes(&self) -> Result<u64> {
+        let mut total = 0;
+        for h in self.list()? {
+            let p = self.path_of(&h);
+            total += fs::metadata(&p).map_err(|e| Error::io(&p, e))?.len();
+        }
+        Ok(total)
+    }
+}
+
+fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = match fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    v.sort();
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_get_round_trips_and_dedups() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsBlobStore::new(dir.path().join("blobs"), dir.path().to_path_buf());
+        let data = b"From: a@b\r\n\r\nbody\x00\xff".repeat(100);
+        let h = Sha256Hash::of(&data);
+        assert!(store.put(&h, &data).expect("put"));
+        assert!(!store.put(&h, &data).expect("second put"));
+        assert_eq!(store.get(&h).expect("get"), data);
+        assert_eq!(store.list().expect("list"), vec![h]);
+        store.sync().expect("sync");
+        let missing = Sha256Hash::of(b"nope");
+        assert!(matches!(store.get(&missing), Err(Error::MissingBlob(_))));
+    }
+}

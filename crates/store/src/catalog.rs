@@ -1,0 +1,722 @@
+//! The SQLite catalog: the only place with relations.
+//!
+//! It records items, where their bytes were found, what was skipped or quarantined, and the ingest
+//! runs. Every column is derived from raw blobs plus the provenance the readers saw, so the catalog
+//! can be rebuilt. Only the ingest writer holds a write transaction; readers see committed states
+//! (WAL mode).
+
+use crate::{Error, Result};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+use serde::Serialize;
+use std::path::Path;
+use trove_model::{
+    AddressRole, AttachmentMeta, EmailRecord, Finding, ItemId, Kind, Mailbox, Provenance,
+    Sha256Hash, rfc3339_utc,
+};
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    started TEXT NOT NULL,
+    finished TEXT,
+    inputs TEXT NOT NULL,
+    summary TEXT
+);
+-- rowid order is the order items entered the archive; ids are prefixes of raw_sha256.
+CREATE TABLE IF NOT EXISTS items (
+    seq INTEGER PRIMARY KEY,
+    raw_sha256 TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    native_id TEXT,
+    date_utc INTEGER,
+    date_offset INTEGER,
+    date_raw TEXT,
+    subject TEXT,
+    from_name TEXT,
+    from_addr TEXT,
+    size INTEGER NOT NULL,
+    attachment_count INTEGER NOT NULL DEFAULT 0,
+    in_reply_to TEXT NOT NULL DEFAULT '[]',
+    refs TEXT NOT NULL DEFAULT '[]',
+    findings TEXT NOT NULL DEFAULT '[]',
+    run_id INTEGER NOT NULL,
+    ingested_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS items_date ON items(date_utc);
+CREATE INDEX IF NOT EXISTS items_native ON items(native_id);
+CREATE TABLE IF NOT EXISTS addresses (
+    item_seq INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    pos INTEGER NOT NULL,
+    name TEXT,
+    address TEXT,
+    PRIMARY KEY (item_seq, role, pos)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS addresses_addr ON addresses(address);
+CREATE TABLE IF NOT EXISTS attachments (
+    item_seq INTEGER NOT NULL,
+    pos INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    filename TEXT,
+    mime_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (item_seq, pos)
+) WITHOUT ROWID;
+-- offset is -1 when the unit is a whole file (NULLs would defeat the UNIQUE constraint).
+CREATE TABLE IF NOT EXISTS provenance (
+    raw_sha256 TEXT NOT NULL,
+    path TEXT NOT NULL,
+    offset INTEGER NOT NULL DEFAULT -1,
+    format TEXT NOT NULL,
+    flags TEXT,
+    run_id INTEGER NOT NULL,
+    PRIMARY KEY (raw_sha256, path, offset)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY,
+    raw_sha256 TEXT,
+    path TEXT NOT NULL,
+    offset INTEGER NOT NULL DEFAULT -1,
+    format TEXT,
+    reason TEXT NOT NULL,
+    run_id INTEGER NOT NULL,
+    UNIQUE (path, offset)
+);
+CREATE TABLE IF NOT EXISTS skipped (
+    path TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    run_id INTEGER NOT NULL
+);
+-- Physical input files fully committed, so a rerun can pass over them without rereading.
+CREATE TABLE IF NOT EXISTS inputs_done (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    run_id INTEGER NOT NULL
+);
+"#;
+
+pub struct Catalog {
+    conn: Connection,
+}
+
+/// An item as the catalog records it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ItemRow {
+    pub seq: i64,
+    pub id: ItemId,
+    pub raw_sha256: Sha256Hash,
+    pub kind: String,
+    pub native_id: Option<String>,
+    pub date_utc: Option<i64>,
+    pub date_offset: Option<i32>,
+    pub date_raw: Option<String>,
+    pub subject: Option<String>,
+    pub from_name: Option<String>,
+    pub from_addr: Option<String>,
+    pub size: u64,
+    pub attachment_count: u32,
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+    pub findings: Vec<Finding>,
+    pub run_id: i64,
+    pub ingested_at: String,
+}
+
+impl ItemRow {
+    pub fn date_rfc3339(&self) -> Option<String> {
+        self.date_utc.map(rfc3339_utc)
+    }
+}
+
+/// A quarantined unit or a skipped file.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProblemRow {
+    /// `quarantined` (raw bytes stored) or `skipped` (not read as a message).
+    pub state: &'static str,
+    pub path: String,
+    pub offset: Option<u64>,
+    pub format: Option<String>,
+    pub raw_sha256: Option<String>,
+    pub reason: String,
+    pub run_id: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct Stats {
+    pub items: u64,
+    pub by_kind: std::collections::BTreeMap<String, u64>,
+    pub quarantined: u64,
+    pub skipped: u64,
+    pub provenance_records: u64,
+    pub attachments: u64,
+    pub raw_bytes: u64,
+    pub runs: u64,
+    pub first_date: Option<String>,
+    pub last_date: Option<String>,
+}
+
+/// A new item to insert; the writer computed everything from raw bytes.
+pub struct NewItem<'a> {
+    pub raw_sha256: &'a Sha256Hash,
+    pub kind: Kind,
+    pub size: u64,
+    pub email: &'a EmailRecord,
+}
+
+const ITEM_COLUMNS: &str = "seq, raw_sha256, kind, native_id, date_utc, date_offset, date_raw, \
+     subject, from_name, from_addr, size, attachment_count, in_reply_to, refs, findings, run_id, \
+     ingested_at";
+
+fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
+    let sha: String = r.get(1)?;
+    let raw = Sha256Hash::from_hex(&sha).unwrap_or(Sha256Hash([0; 32]));
+    let json_list = |i: usize| -> rusqlite::Result<Vec<String>> {
+        let s: String = r.get(i)?;
+        Ok(serde_json::from_str(&s).unwrap_or_default())
+    };
+    let findings: String = r.get(14)?;
+    Ok(ItemRow {
+        seq: r.get(0)?,
+        id: raw.item_id(),
+        raw_sha256: raw,
+        kind: r.get(2)?,
+        native_id: r.get(3)?,
+        date_utc: r.get(4)?,
+        date_offset: r.get(5)?,
+        date_raw: r.get(6)?,
+        subject: r.get(7)?,
+        from_name: r.get(8)?,
+        from_addr: r.get(9)?,
+        size: r.get::<_, i64>(10)? as u64,
+        attachment_count: r.get::<_, i64>(11)? as u32,
+        in_reply_to: json_list(12)?,
+        references: json_list(13)?,
+        findings: serde_json::from_str(&findings).unwrap_or_default(),
+        run_id: r.get(15)?,
+        ingested_at: r.get(16)?,
+    })
+}
+
+/// Upper bound for a hex-prefix range scan: every hex digit sorts below 'g'.
+fn prefix_upper(prefix: &str) -> String {
+    format!("{prefix}g")
+}
+
+impl Catalog {
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path).map_err(|e| Error::catalog(path, e))?;
+        Self::configure(conn, path, true)
+    }
+
+    /// A read-only connection: never blocks the writer, sees the last committed state.
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| Error::catalog(path, e))?;
+        Self::configure(conn, path, false)
+    }
+
+    fn configure(conn: Connection, path: &Path, write: bool) -> Result<Self> {
+        let err = |e| Error::catalog(path, e);
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(err)?;
+        if write {
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(err)?;
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(err)?;
+            conn.execute_batch(SCHEMA).map_err(err)?;
+            let v: Option<String> = conn
+                .query_row(
+                    "SELECT value FROM meta WHERE key='schema_version'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(err)?;
+            match v {
+                None => {
+                    conn.execute(
+                        "INSERT INTO meta(key, value) VALUES ('schema_version', ?1)",
+                        [SCHEMA_VERSION.to_string()],
+                    )
+                    .map_err(err)?;
+                }
+                Some(v) if v == SCHEMA_VERSION.to_string() => {}
+                Some(v) => {
+                    return Err(Error::Incompatible(format!(
+                        "catalog schema version {v}, this build reads {SCHEMA_VERSION}"
+                    )));
+                }
+            }
+        }
+        Ok(Self { conn })
+    }
+
+    pub fn begin(&mut self) -> Result<CatalogTx<'_>> {
+        let tx = self.conn.transaction().map_err(Error::sql)?;
+        Ok(CatalogTx { tx })
+    }
+
+    pub fn start_run(&self, inputs: &[String]) -> Result<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO runs(started, inputs) VALUES (?1, ?2)",
+                params![
+                    now_rfc3339(),
+                    serde_json::to_string(inputs).unwrap_or_default()
+                ],
+            )
+            .map_err(Error::sql)?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub fn finish_run(&self, run: i64, summary: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE runs SET finished = ?1, summary = ?2 WHERE id = ?3",
+                params![now_rfc3339(), summary, run],
+            )
+            .map_err(Error::sql)?;
+        Ok(())
+    }
+
+    /// Resolves an item id, a longer hash prefix or a full raw SHA-256 (at least 8 hex digits).
+    pub fn find_item(&self, id: &str) -> Result<ItemRow> {
+        let id = id.trim().to_ascii_lowercase();
+        if id.len() < 8 || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::NotFound(format!(
+                "'{id}' is not an item id (expected 8 to 64 hex digits)"
+            )));
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE raw_sha256 >= ?1 AND raw_sha256 < ?2 LIMIT 2"
+            ))
+            .map_err(Error::sql)?;
+        let rows: Vec<ItemRow> = stmt
+            .query_map(params![id, prefix_upper(&id)], item_from_row)
+            .map_err(Error::sql)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(Error::sql)?;
+        match rows.len() {
+            0 => Err(Error::NotFound(format!("no item with id {id}"))),
+            1 => Ok(rows.into_iter().next().expect("one row")),
+            _ => Err(Error::NotFound(format!(
+                "id prefix {id} is ambiguous; give more digits"
+            ))),
+        }
+    }
+
+    /// Calls `f` for every item in archive order, without holding them all in memory.
+    pub fn for_each_item(&self, mut f: impl FnMut(ItemRow) -> Result<()>) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {ITEM_COLUMNS} FROM items ORDER BY seq"))
+            .map_err(Error::sql)?;
+        let mut rows = stmt.query([]).map_err(Error::sql)?;
+        while let Some(r) = rows.next().map_err(Error::sql)? {
+            f(item_from_row(r).map_err(Error::sql)?)?;
+        }
+        Ok(())
+    }
+
+    pub fn addresses(&self, seq: i64) -> Result<Vec<(AddressRole, Mailbox)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT role, name, address FROM addresses WHERE item_seq = ?1 ORDER BY role, pos",
+            )
+            .map_err(Error::sql)?;
+        let rows = stmt
+            .query_map([seq], |r| {
+                let role: String = r.get(0)?;
+                Ok((
+                    role,
+                    Mailbox {
+                        name: r.get(1)?,
+                        address: r.get(2)?,
+                    },
+                ))
+            })
+            .map_err(Error::sql)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (role, mb) = row.map_err(Error::sql)?;
+            if let Some(role) = AddressRole::parse(&role) {
+                out.push((role, mb));
+            }
+        }
+        out.sort_by_key(|(r, _)| AddressRole::ALL.iter().position(|x| x == r));
+        Ok(out)
+    }
+
+    pub fn attachments(&self, seq: i64) -> Result<Vec<AttachmentMeta>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT sha256, filename, mime_type, size FROM attachments WHERE item_seq = ?1 \
+                 ORDER BY pos",
+            )
+            .map_err(Error::sql)?;
+        let rows = stmt
+            .query_map([seq], |r| {
+                let sha: String = r.get(0)?;
+                Ok(AttachmentMeta {
+                    sha256: Sha256Hash::from_hex(&sha).unwrap_or(Sha256Hash([0; 32])),
+                    filename: r.get(1)?,
+                    mime_type: r.get(2)?,
+                    size: r.get::<_, i64>(3)? as u64,
+                })
+            })
+            .map_err(Error::sql)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(Error::sql)
+    }
+
+    pub fn provenance(&self, raw: &Sha256Hash) -> Result<Vec<Provenance>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT path, offset, format, flags FROM provenance WHERE raw_sha256 = ?1 \
+                 ORDER BY run_id, path, offset",
+            )
+            .map_err(Error::sql)?;
+        let rows = stmt
+            .query_map([raw.to_hex()], |r| {
+                let off: i64 = r.get(1)?;
+                Ok(Provenance {
+                    path: r.get(0)?,
+                    offset: (off >= 0).then_some(off as u64),
+                    format: r.get(2)?,
+                    flags: r.get(3)?,
+                })
+            })
+            .map_err(Error::sql)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(Error::sql)
+    }
+
+    /// Finds a quarantined record's raw hash by its hash prefix (quarantined bytes are stored too).
+    pub fn find_quarantined(&self, prefix: &str) -> Result<Option<Sha256Hash>> {
+        let p = prefix.trim().to_ascii_lowercase();
+        if p.len() < 8 {
+            return Ok(None);
+        }
+        let sha: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT raw_sha256 FROM quarantine WHERE raw_sha256 >= ?1 AND raw_sha256 < ?2 \
+                 LIMIT 1",
+                params![p, prefix_upper(&p)],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(Error::sql)?;
+        Ok(sha.and_then(|s| Sha256Hash::from_hex(&s)))
+    }
+
+    pub fn problems(&self) -> Result<Vec<ProblemRow>> {
+        let mut out = Vec::new();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT path, offset, format, raw_sha256, reason, run_id FROM quarantine ORDER BY id",
+            )
+            .map_err(Error::sql)?;
+        let rows = stmt
+            .query_map([], |r| {
+                let off: i64 = r.get(1)?;
+                Ok(ProblemRow {
+                    state: "quarantined",
+                    path: r.get(0)?,
+                    offset: (off >= 0).then_some(off as u64),
+                    format: r.get(2)?,
+                    raw_sha256: r.get(3)?,
+                    reason: r.get(4)?,
+                    run_id: r.get(5)?,
+                })
+            })
+            .map_err(Error::sql)?;
+        for r in rows {
+            out.push(r.map_err(Error::sql)?);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, reason, run_id FROM skipped ORDER BY path")
+            .map_err(Error::sql)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(ProblemRow {
+                    state: "skipped",
+                    path: r.get(0)?,
+                    offset: None,
+                    format: None,
+                    raw_sha256: None,
+                    reason: r.get(1)?,
+                    run_id: r.get(2)?,
+                })
+            })
+            .map_err(Error::sql)?;
+        for r in rows {
+            out.push(r.map_err(Error::sql)?);
+        }
+        Ok(out)
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        let c = &self.conn;
+        let count = |sql: &str| -> Result<u64> {
+            c.query_row(sql, [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(Error::sql)
+        };
+        let mut s = Stats {
+            items: count("SELECT COUNT(*) FROM items")?,
+            quarantined: count("SELECT COUNT(*) FROM quarantine")?,
+            skipped: count("SELECT COUNT(*) FROM skipped")?,
+            provenance_records: count("SELECT COUNT(*) FROM provenance")?,
+            attachments: count("SELECT COUNT(*) FROM attachments")?,
+            raw_bytes: count("SELECT COALESCE(SUM(size), 0) FROM items")?,
+            runs: count("SELECT COUNT(*) FROM runs")?,
+            ..Default::default()
+        };
+        let mut stmt = c
+            .prepare("SELECT kind, COUNT(*) FROM items GROUP BY kind")
+            .map_err(Error::sql)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(Error::sql)?;
+        for r in rows {
+            let (k, n) = r.map_err(Error::sql)?;
+            s.by_kind.insert(k, n);
+        }
+        let (lo, hi): (Option<i64>, Option<i64>) = c
+            .query_row("SELECT MIN(date_utc), MAX(date_utc) FROM items", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(Error::sql)?;
+        s.first_date = lo.map(rfc3339_utc);
+        s.last_date = hi.map(rfc3339_utc);
+        Ok(s)
+    }
+
+    /// Was this physical input file already fully ingested with the same size and mtime?
+    pub fn input_done(&self, path: &str, size: u64, mtime_ns: i64) -> Result<bool> {
+        let n: i64 = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM inputs_done WHERE path = ?1 AND size = ?2 AND mtime_ns = ?3",
+                params![path, size as i64, mtime_ns],
+                |r| r.get(0),
+            )
+            .map_err(Error::sql)?;
+        Ok(n > 0)
+    }
+}
+
+/// One write transaction. Dropping it without `commit` rolls everything back.
+pub struct CatalogTx<'c> {
+    tx: Transaction<'c>,
+}
+
+/// What happened to one unit in the catalog.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Recorded {
+    /// A new item.
+    New,
+    /// Known bytes found in a new place.
+    Duplicate,
+    /// Known bytes in a known place: an earlier run already recorded this.
+    Unchanged,
+}
+
+impl CatalogTx<'_> {
+    pub fn item_exists(&self, raw: &Sha256Hash) -> Result<bool> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT 1 FROM items WHERE raw_sha256 = ?1")
+            .map_err(Error::sql)?;
+        stmt.exists([raw.to_hex()]).map_err(Error::sql)
+    }
+
+    /// Records an item found at `prov`, inserting the item itself if its bytes are new.
+    pub fn record_item(&self, item: &NewItem<'_>, prov: &Provenance, run: i64) -> Result<Recorded> {
+        let is_new = !self.item_exists(item.raw_sha256)?;
+        if is_new {
+            self.insert_item(item, run)?;
+        }
+        let added = self.add_provenance(item.raw_sha256, prov, run)?;
+        Ok(match (is_new, added) {
+            (true, _) => Recorded::New,
+            (false, true) => Recorded::Duplicate,
+            (false, false) => Recorded::Unchanged,
+        })
+    }
+
+    fn insert_item(&self, item: &NewItem<'_>, run: i64) -> Result<()> {
+        let e = item.email;
+        let from = e.mailboxes(AddressRole::From).next();
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO items(raw_sha256, kind, native_id, date_utc, date_offset, date_raw, \
+                 subject, from_name, from_addr, size, attachment_count, in_reply_to, refs, \
+                 findings, run_id, ingested_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            )
+            .map_err(Error::sql)?;
+        stmt.execute(params![
+            item.raw_sha256.to_hex(),
+            item.kind.as_str(),
+            e.message_id,
+            e.date.utc,
+            e.date.offset_minutes,
+            e.date.raw,
+            e.subject,
+            from.and_then(|m| m.name.clone()),
+            from.and_then(|m| m.normalized_address()),
+            item.size as i64,
+            e.attachments.len() as i64,
+            serde_json::to_string(&e.in_reply_to).unwrap_or_default(),
+            serde_json::to_string(&e.references).unwrap_or_default(),
+            serde_json::to_string(&e.findings).unwrap_or_default(),
+            run,
+            now_rfc3339(),
+        ])
+        .map_err(Error::sql)?;
+        let seq = self.tx.last_insert_rowid();
+        let mut addr = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO addresses(item_seq, role, pos, name, address) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(Error::sql)?;
+        let mut pos_by_role = [0i64; 6];
+        for (role, mb) in &e.addresses {
+            let slot = AddressRole::ALL.iter().position(|r| r == role).unwrap_or(0);
+            addr.execute(params![
+                seq,
+                role.as_str(),
+                pos_by_role[slot],
+                mb.name,
+                mb.normalized_address()
+            ])
+            .map_err(Error::sql)?;
+            pos_by_role[slot] += 1;
+        }
+        let mut att = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO attachments(item_seq, pos, sha256, filename, mime_type, size) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .map_err(Error::sql)?;
+        for (i, a) in e.attachments.iter().enumerate() {
+            att.execute(params![
+                seq,
+                i as i64,
+                a.sha256.to_hex(),
+                a.filename,
+                a.mime_type,
+                a.size as i64
+            ])
+            .map_err(Error::sql)?;
+        }
+        Ok(())
+    }
+
+    fn add_provenance(&self, raw: &Sha256Hash, prov: &Provenance, run: i64) -> Result<bool> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO provenance(raw_sha256, path, offset, format, flags, run_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .map_err(Error::sql)?;
+        let n = stmt
+            .execute(params![
+                raw.to_hex(),
+                prov.path,
+                prov.offset.map(|o| o as i64).unwrap_or(-1),
+                prov.format,
+                prov.flags,
+                run
+            ])
+            .map_err(Error::sql)?;
+        Ok(n > 0)
+    }
+
+    /// Records a quarantined unit. Returns false when this place was already quarantined.
+    pub fn quarantine(
+        &self,
+        raw: Option<&Sha256Hash>,
+        prov: &Provenance,
+        reason: &str,
+        run: i64,
+    ) -> Result<bool> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO quarantine(raw_sha256, path, offset, format, reason, run_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .map_err(Error::sql)?;
+        let n = stmt
+            .execute(params![
+                raw.map(|h| h.to_hex()),
+                prov.path,
+                prov.offset.map(|o| o as i64).unwrap_or(-1),
+                prov.format,
+                reason,
+                run
+            ])
+            .map_err(Error::sql)?;
+        Ok(n > 0)
+    }
+
+    pub fn skip(&self, path: &str, reason: &str, run: i64) -> Result<()> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO skipped(path, reason, run_id) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(path) DO UPDATE SET reason = excluded.reason",
+            )
+            .map_err(Error::sql)?;
+        stmt.execute(params![path, reason, run])
+            .map_err(Error::sql)?;
+        Ok(())
+    }
+
+    /// Marks a physical input file as fully committed; clears any earlier "skipped" record for it.
+    pub fn input_done(&self, path: &str, size: u64, mtime_ns: i64, run: i64) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO inputs_done(path, size, mtime_ns, run_id) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut s| s.execute(params![path, size as i64, mtime_ns, run]))
+            .map_err(Error::sql)?;
+        Ok(())
+    }
+
+    pub fn commit(self) -> Result<()> {
+        self.tx.commit().map_err(Error::sql)
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    rfc3339_utc(secs)
+}
