@@ -58,7 +58,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Stats => stats(&Archive::open(&cli.archive)?, json),
-        Command::Ls { limit } => ls(&Archive::open(&cli.archive)?, limit, json),
+        Command::Ls { limit, provenance } => {
+            ls(&Archive::open(&cli.archive)?, limit, provenance, json)
+        }
         Command::Show { id } => show(&Archive::open(&cli.archive)?, &id, json),
         Command::Raw { id } => raw(&Archive::open(&cli.archive)?, &id),
         Command::Quarantine => quarantine(&Archive::open(&cli.archive)?, json),
@@ -217,7 +219,7 @@ fn mailbox_json(m: &Mailbox) -> Value {
     json!({"name": m.name, "address": m.normalized_address()})
 }
 
-fn ls(archive: &Archive, limit: Option<usize>, json: bool) -> Result<ExitCode> {
+fn ls(archive: &Archive, limit: Option<usize>, with_prov: bool, json: bool) -> Result<ExitCode> {
     let cat = archive.catalog()?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut n = 0usize;
@@ -227,7 +229,7 @@ fn ls(archive: &Archive, limit: Option<usize>, json: bool) -> Result<ExitCode> {
         }
         n += 1;
         let line = if json {
-            json!({
+            let mut v = json!({
                 "id": it.id,
                 "kind": it.kind,
                 "native_id": it.native_id,
@@ -236,8 +238,12 @@ fn ls(archive: &Archive, limit: Option<usize>, json: bool) -> Result<ExitCode> {
                 "from": it.from_addr,
                 "subject": it.subject,
                 "size": it.size,
-            })
-            .to_string()
+            });
+            if with_prov {
+                v["provenance"] =
+                    serde_json::to_value(cat.provenance(&it.raw_sha256)?).unwrap_or_default();
+            }
+            v.to_string()
         } else {
             format!(
                 "{}  {:<20}  {:<30.30}  {}",

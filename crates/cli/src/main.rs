@@ -76,6 +76,9 @@ enum Command {
         /// At most this many items.
         #[arg(long)]
         limit: Option<usize>,
+        /// Include every place each item was found (with --json).
+        #[arg(long)]
+        provenance: bool,
     },
     /// Show one item: headers, body text, attachments, provenance and findings.
     Show { id: String },

@@ -125,6 +125,7 @@ pub fn ingest(
         let walk_limits = limits.clone();
         let rescan = opts.rescan;
         let walk_inputs = opts.inputs.clone();
+        let archive_root = std::fs::canonicalize(&archive.root).ok();
         let walker = s.spawn(move || -> Result<()> {
             let done_catalog = if rescan {
                 None
@@ -152,6 +153,7 @@ pub fn ingest(
                 catalog: done_catalog.as_ref(),
                 counters: walk_counters,
                 emit: &mut emit,
+                exclude: archive_root.into_iter().collect(),
             };
             for input in &walk_inputs {
                 if w.walk_input(input).is_err() {

@@ -58,6 +58,8 @@ pub struct Walker<'a> {
     pub catalog: Option<&'a Catalog>,
     pub counters: Arc<WalkCounters>,
     pub emit: &'a mut dyn FnMut(Event) -> Result<(), Cancelled>,
+    /// Never read: the archive being written (an input directory may contain it).
+    pub exclude: Vec<PathBuf>,
 }
 
 /// An io::Error payload for a tripped decompression limit.
@@ -122,11 +124,19 @@ struct Guard<R> {
     /// Decompressed bytes across the whole top-level input.
     total: Rc<Cell<u64>>,
     limits: Limits,
+    /// Set when the underlying stream failed (truncation, corruption), as opposed to a limit.
+    stream_error: Option<String>,
 }
 
 impl<R: Read> Read for Guard<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let n = match self.inner.read(buf) {
+            Ok(n) => n,
+            Err(e) => {
+                self.stream_error = Some(describe_io(&e));
+                return Err(e);
+            }
+        };
         self.out += n as u64;
         self.total.set(self.total.get() + n as u64);
         let l = &self.limits;
@@ -190,7 +200,10 @@ fn strip_compression_ext(name: &str) -> String {
 
 /// Maildir flags from a file name (`<unique>:2,<flags>`).
 fn maildir_flags(file_name: &str) -> Option<String> {
-    file_name.rsplit_once(":2,").map(|(_, f)| f.to_string())
+    file_name
+        .rsplit_once(":2,")
+        .or_else(|| file_name.rsplit_once(";2,"))
+        .map(|(_, f)| f.to_string())
 }
 
 fn is_maildir(dir: &Path) -> bool {
@@ -203,9 +216,11 @@ impl Walker<'_> {
     }
 
     fn skip(&mut self, path: &str, reason: impl Into<String>) -> Result<(), Cancelled> {
+        // Limit messages name the stream they tripped on; don't repeat it when it is this path.
+        let reason = reason.into().replace(&format!("{path}: "), "");
         self.send(Event::Skipped {
             path: path.to_string(),
-            reason: reason.into(),
+            reason,
         })
     }
 
@@ -239,6 +254,13 @@ impl Walker<'_> {
                     continue;
                 }
             };
+            if self.exclude.iter().any(|x| x == &path) {
+                self.skip(
+                    &path.display().to_string(),
+                    "the trove archive being written; never read as input",
+                )?;
+                continue;
+            }
             if ft.is_symlink() {
                 let target = fs::read_link(&path).map(|t| t.display().to_string());
                 self.skip(
@@ -406,7 +428,6 @@ impl Walker<'_> {
                     Detected::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(counted)),
                     _ => Box::new(bzip2::read::MultiBzDecoder::new(counted)),
                 };
-                let inner_label = strip_compression_ext(label);
                 let mut guard = Guard {
                     inner: decoder,
                     label: label.to_string(),
@@ -414,6 +435,7 @@ impl Walker<'_> {
                     compressed,
                     total: total.clone(),
                     limits: self.limits.clone(),
+                    stream_error: None,
                 };
                 let inner_head = match read_head(&mut guard, HEAD_LEN) {
                     Ok(h) => h,
@@ -425,25 +447,13 @@ impl Walker<'_> {
                         return Ok(false);
                     }
                 };
-                // A compressed single file keeps its outer name so provenance points at a real file.
-                let inner = if inner_label == label {
-                    format!("{label}!")
-                } else {
-                    inner_label
-                };
-                let inner = if detect(&inner_head) == Detected::Tar {
-                    label.to_string()
-                } else {
-                    inner
-                };
-                self.read_stream(
-                    &inner,
-                    inner_head,
-                    &mut guard,
-                    depth + 1,
-                    total,
-                    expect_message,
-                )
+                // A compressed stream holds one file: it keeps the outer name, so provenance points
+                // at a real file (`x.mbox.gz`, `x.tar.gz!member`).
+                let expect = expect_message
+                    || strip_compression_ext(label)
+                        .to_ascii_lowercase()
+                        .ends_with(".eml");
+                self.read_stream(label, inner_head, &mut guard, depth + 1, total, expect)
             }
             Detected::Tar => self.read_tar(label, head, rest, depth + 1, total),
             Detected::Zip => {
@@ -633,16 +643,27 @@ impl Walker<'_> {
                 compressed: Rc::new(Cell::new(u64::MAX / 1024)),
                 total: total.clone(),
                 limits: self.limits.clone(),
-            };
-            let mhead = match read_head(&mut guard, HEAD_LEN) {
-                Ok(h) => h,
-                Err(e) => {
-                    self.skip(&mlabel, describe_io(&e))?;
-                    return Ok(false);
-                }
+                stream_error: None,
             };
             let expect = member.to_ascii_lowercase().ends_with(".eml");
-            all_ok &= self.read_stream(&mlabel, mhead, &mut guard, depth, total, expect)?;
+            match read_head(&mut guard, HEAD_LEN) {
+                Ok(mhead) => {
+                    all_ok &= self.read_stream(&mlabel, mhead, &mut guard, depth, total, expect)?;
+                }
+                Err(e) => {
+                    self.skip(&mlabel, describe_io(&e))?;
+                    all_ok = false;
+                }
+            }
+            if let Some(err) = guard.stream_error.take() {
+                self.skip(
+                    label,
+                    format!(
+                        "tar archive truncated or corrupt at member {member} (member {n}): {err}"
+                    ),
+                )?;
+                return Ok(false);
+            }
             drop(guard);
             // Drain what a reader did not consume (e.g. after a limit was hit) so the next header
             // is found; an error here means the archive itself is truncated.
@@ -705,6 +726,7 @@ impl Walker<'_> {
                 total: total.clone(),
                 limits: self.limits.clone(),
                 inner: &mut f,
+                stream_error: None,
             };
             let mhead = match read_head(&mut guard, HEAD_LEN) {
                 Ok(h) => h,
