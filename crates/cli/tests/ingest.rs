@@ -496,3 +496,29 @@ fn demo_builds_an_archive_with_signed_tampered_and_french_mail() {
         .unwrap();
     assert!(!refused.status.success());
 }
+
+#[test]
+fn tar_xz_and_bzip2_mbox_are_read_by_content_whatever_their_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let m1 = msg("xz", "inside tar.xz\n");
+    let mut t = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(m1.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    t.append_data(&mut h, "x/one.eml", m1.as_slice()).unwrap();
+    let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 6);
+    xz.write_all(&t.into_inner().unwrap()).unwrap();
+    fs::write(dir.path().join("archive.bin"), xz.finish().unwrap()).unwrap();
+    let m2 = msg("bz", "inside an mbox.bz2\n");
+    let mut mbox = b"From a@example.org Tue Oct  4 07:12:30 2016\n".to_vec();
+    mbox.extend_from_slice(&m2);
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+    bz.write_all(&mbox).unwrap();
+    fs::write(dir.path().join("list-archive"), bz.finish().unwrap()).unwrap();
+    let a = TestArchive::new();
+    let s = a.ingest(&[dir.path()]);
+    assert_eq!(s["items_new"], 2, "{s}");
+    let shas: HashSet<String> = a.raw_shas().into_iter().collect();
+    assert!(shas.contains(&sha256_hex(&m1)) && shas.contains(&sha256_hex(&m2)));
+}
