@@ -38,6 +38,9 @@ pub fn exit_code_for(e: &anyhow::Error) -> u8 {
         if cause.downcast_ref::<InputMissing>().is_some() {
             return 66;
         }
+        if cause.downcast_ref::<trove_index::QueryError>().is_some() {
+            return 2;
+        }
     }
     1
 }
@@ -65,6 +68,24 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Raw { id } => raw(&Archive::open(&cli.archive)?, &id),
         Command::Quarantine => quarantine(&Archive::open(&cli.archive)?, json),
         Command::Demo { dir } => crate::demo::run(&dir, json),
+        Command::Search { query, count, sort, offset, limit, facets, timeout_ms } => {
+            let archive = Archive::open(&cli.archive)?;
+            let opts = crate::search::Options { count, sort, offset, limit, facets, timeout_ms };
+            crate::search::run(&archive, &query, &opts, json)
+        }
+        Command::Reindex { wait } => {
+            let archive = Archive::open(&cli.archive)?;
+            let lock = archive.lock(wait)?;
+            let started = std::time::Instant::now();
+            let n = trove_ingest::indexing::reindex(&archive, &lock)?;
+            let secs = started.elapsed().as_secs_f64();
+            if json {
+                println!("{}", json!({"indexed": n, "seconds": secs}));
+            } else {
+                println!("reindexed {n} items in {secs:.1}s");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod commands;
 mod demo;
+mod search;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -86,6 +87,37 @@ enum Command {
     Raw { id: String },
     /// List quarantined records and skipped files with their reasons.
     Quarantine,
+    /// Search with a Gmail/notmuch-style query (see the query language below).
+    #[command(after_help = search::QUERY_HELP)]
+    Search {
+        /// The query, e.g. 'from:podesta subject:"tax returns" after:2016-09-01 has:attachment'.
+        query: String,
+        /// Print only the number of matching items.
+        #[arg(long)]
+        count: bool,
+        /// Order: relevance (default), date (oldest first) or -date (newest first).
+        #[arg(long, default_value = "relevance", allow_hyphen_values = true,
+              value_parser = ["relevance", "date", "-date"])]
+        sort: String,
+        /// Skip this many hits (paging).
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        /// Hits to return; 0 returns every hit.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Also count hits by sender, month, kind, language and DKIM verdict.
+        #[arg(long)]
+        facets: bool,
+        /// Give up on a query after this many milliseconds.
+        #[arg(long, default_value_t = 10_000)]
+        timeout_ms: u64,
+    },
+    /// Rebuild the search index from the raw blobs and the catalog alone.
+    Reindex {
+        /// Wait for another writer to finish instead of failing at once.
+        #[arg(long)]
+        wait: bool,
+    },
     /// Build a small, realistic demo archive and show what to try next.
     Demo {
         /// Where to build it.

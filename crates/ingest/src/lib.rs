@@ -5,6 +5,7 @@
 
 pub mod detect;
 pub mod email;
+pub mod indexing;
 pub mod mbox;
 pub mod pipeline;
 pub mod unit;
@@ -21,6 +22,9 @@ pub enum Error {
     /// The archive (blob store or catalog) failed; the run stops, and a rerun resumes it.
     #[error(transparent)]
     Store(#[from] trove_store::Error),
+    /// The search index failed; the catalog is intact and `trove reindex` rebuilds the index.
+    #[error(transparent)]
+    Index(#[from] trove_index::Error),
     /// A bug: a pipeline stage died.
     #[error("internal error: {0}")]
     Internal(String),

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use trove_model::{AttachmentMeta, EmailRecord, Finding, Kind, Provenance, Sha256Hash};
+use trove_index::{IndexDoc, SearchIndex};
 use trove_store::{Archive, BlobStore, Catalog, Limits, NewItem, Recorded, WriterLock};
 
 /// Units per batch, and raw bytes per batch: the unit of parallel work and of one transaction.
@@ -29,6 +30,9 @@ const BATCH_UNITS: usize = 1024;
 const BATCH_BYTES: u64 = 16 << 20;
 /// Most problems listed in one run's summary (all of them stay in the catalog).
 const MAX_PROBLEMS_LISTED: usize = 10_000;
+/// The search index commits every this many batches (and at the end): often enough that a
+/// killed run loses little index work, rarely enough that commits stay cheap.
+const INDEX_COMMIT_BATCHES: u32 = 16;
 
 pub struct IngestOptions {
     pub inputs: Vec<PathBuf>,
@@ -79,6 +83,7 @@ enum Outcome {
         sha: Sha256Hash,
         size: u64,
         record: Box<EmailRecord>,
+        doc: Box<IndexDoc>,
     },
     Quarantine {
         prov: Provenance,
@@ -110,6 +115,11 @@ pub fn ingest(
         .map(|p| p.display().to_string())
         .collect();
     let run = catalog.start_run(&inputs)?;
+    let index = SearchIndex::open_or_create(&archive.root.join("index"))?;
+    // A run killed earlier may have committed catalog rows the index never saw.
+    crate::indexing::catch_up(archive, &catalog, &index)?;
+    let mut index_writer = index.writer()?;
+    let mut batches_since_commit = 0u32;
     let limits = archive.settings.limits.clone();
     let (tx_events, rx_events) = crossbeam_channel::bounded::<Vec<Event>>(2);
     let (tx_done, rx_done) = crossbeam_channel::bounded::<Result<Vec<Outcome>>>(2);
@@ -184,11 +194,21 @@ pub fn ingest(
 
         let mut result = Ok(());
         for batch in rx_done {
-            match batch
-                .and_then(|b| write_batch(&mut catalog, archive, run, b, &mut summary, progress))
-            {
-                Ok(()) => {}
-                Err(e) => {
+            let written = batch.and_then(|b| {
+                write_batch(&mut catalog, archive, run, b, &mut summary, progress, &mut index_writer)
+            });
+            if let Err(e) = written {
+                result = Err(e);
+                break;
+            }
+            batches_since_commit += 1;
+            if batches_since_commit >= INDEX_COMMIT_BATCHES {
+                batches_since_commit = 0;
+                let committed = catalog
+                    .max_seq()
+                    .map_err(Error::from)
+                    .and_then(|seq| index_writer.commit(seq).map_err(Error::from));
+                if let Err(e) = committed {
                     result = Err(e);
                     break;
                 }
@@ -203,6 +223,8 @@ pub fn ingest(
         result
     });
     outcome?;
+    index_writer.commit(catalog.max_seq()?)?;
+    index_writer.finish()?;
     let counters = &progress.walk;
     summary.files = counters.files.load(Ordering::Relaxed);
     summary.unchanged_files = counters.unchanged_files.load(Ordering::Relaxed);
@@ -262,6 +284,7 @@ fn process(e: Event, blobs: &dyn BlobStore, limits: &Limits) -> Result<Outcome> 
         Ok(Ok(p)) => {
             let mut record = p.record;
             record.findings.extend(findings);
+            let doc = crate::indexing::email_doc(&sha.item_id(), &record, &p.attachments);
             for a in p.attachments {
                 let h = Sha256Hash::of(&a.bytes);
                 blobs.put(&h, &a.bytes)?;
@@ -277,6 +300,7 @@ fn process(e: Event, blobs: &dyn BlobStore, limits: &Limits) -> Result<Outcome> 
                 sha,
                 size,
                 record: Box::new(record),
+                doc: Box::new(doc),
             })
         }
         Ok(Err(NotAMessage(reason))) => Ok(Outcome::Quarantine {
@@ -299,6 +323,7 @@ fn write_batch(
     batch: Vec<Outcome>,
     summary: &mut Summary,
     progress: &IngestProgress,
+    index: &mut trove_index::Writer<'_>,
 ) -> Result<()> {
     if archive.settings.durable {
         archive.blobs.sync()?;
@@ -306,6 +331,7 @@ fn write_batch(
     let tx = catalog.begin()?;
     let mut problems = Vec::new();
     let n = batch.len() as u64;
+    let mut to_index: Vec<(Box<IndexDoc>, Option<Provenance>, Sha256Hash)> = Vec::new();
     for d in batch {
         match d {
             Outcome::Item {
@@ -313,6 +339,7 @@ fn write_batch(
                 sha,
                 size,
                 record,
+                doc,
             } => {
                 let item = NewItem {
                     raw_sha256: &sha,
@@ -321,8 +348,15 @@ fn write_batch(
                     email: &record,
                 };
                 match tx.record_item(&item, &prov, run)? {
-                    Recorded::New => summary.items_new += 1,
-                    Recorded::Duplicate => summary.duplicates += 1,
+                    Recorded::New => {
+                        summary.items_new += 1;
+                        to_index.push((doc, Some(prov), sha));
+                    }
+                    Recorded::Duplicate => {
+                        summary.duplicates += 1;
+                        // One more source path: the document is replaced once committed.
+                        to_index.push((doc, None, sha));
+                    }
                     Recorded::Unchanged => summary.unchanged += 1,
                 }
             }
@@ -354,6 +388,18 @@ fn write_batch(
         }
     }
     tx.commit()?;
+    for (mut doc, prov, sha) in to_index {
+        match prov {
+            Some(p) => {
+                doc.sources = vec![p.path];
+                index.add(&doc)?;
+            }
+            None => {
+                doc.sources = catalog.provenance(&sha)?.into_iter().map(|p| p.path).collect();
+                index.upsert(&doc)?;
+            }
+        }
+    }
     progress.units_done.fetch_add(n, Ordering::Relaxed);
     progress
         .items_new

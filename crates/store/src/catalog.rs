@@ -328,6 +328,25 @@ impl Catalog {
         Ok(())
     }
 
+    /// Up to `limit` items with a sequence number above `seq`, in order.
+    pub fn items_after(&self, seq: i64, limit: usize) -> Result<Vec<ItemRow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+            ))
+            .map_err(Error::sql)?;
+        let rows = stmt.query_map(params![seq, limit as i64], item_from_row).map_err(Error::sql)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(Error::sql)
+    }
+
+    /// The highest item sequence number (0 for an empty archive).
+    pub fn max_seq(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM items", [], |r| r.get(0))
+            .map_err(Error::sql)
+    }
+
     pub fn addresses(&self, seq: i64) -> Result<Vec<(AddressRole, Mailbox)>> {
         let mut stmt = self
             .conn

@@ -1,0 +1,630 @@
+//! The tantivy index: schema, documents, query translation, ranked and sorted search, counts,
+//! facets and snippets.
+
+use crate::analysis::{self, ADDRESS, CJK, NEUTRAL, STEMMED, stemmed_name};
+use crate::query::{Field as QField, Node, Value};
+use crate::{Error, Result};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::path::Path;
+use std::time::Duration;
+use tantivy::aggregation::AggregationCollector;
+use tantivy::aggregation::agg_req::Aggregations;
+use tantivy::collector::{Count, DocSetCollector, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, EmptyQuery, Occur, PhraseQuery, Query, RangeQuery, RegexQuery, TermQuery};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value as _,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
+use trove_model::Mailbox;
+
+/// Body text beyond this many bytes is not indexed (it stays in the raw message).
+pub const MAX_INDEXED_BODY: usize = 2 << 20;
+
+/// Everything indexed for one item, computed from its raw bytes (and catalog-only facts such as
+/// provenance and tags). Built in parallel during ingest; added by the single writer.
+#[derive(Clone, Debug, Default)]
+pub struct IndexDoc {
+    pub id: String,
+    pub kind: String,
+    pub date: Option<i64>,
+    pub from: Vec<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub bcc: Vec<Mailbox>,
+    pub subject: String,
+    pub body: String,
+    pub attachment_text: String,
+    pub filenames: Vec<String>,
+    pub lang: Option<String>,
+    pub thread: Option<String>,
+    pub native_id: Option<String>,
+    pub sources: Vec<String>,
+    pub has_attachment: bool,
+    pub dkim: Option<String>,
+    pub tags: Vec<String>,
+}
+
+impl IndexDoc {
+    /// Detects the language from subject and body (call once, in the parallel stage).
+    pub fn detect_language(&mut self) {
+        let sample = format!("{}\n{}", self.subject, truncate(&self.body, 8000));
+        self.lang = analysis::detect_language(&sample);
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[derive(Clone)]
+pub struct Fields {
+    id: Field,
+    kind: Field,
+    date: Field,
+    month: Field,
+    from: Field,
+    to: Field,
+    cc: Field,
+    bcc: Field,
+    participant: Field,
+    from_addr: Field,
+    subject: Field,
+    body: Field,
+    body_cjk: Field,
+    stemmed: Vec<(&'static str, Field)>,
+    attachment: Field,
+    filename: Field,
+    lang: Field,
+    thread: Field,
+    native: Field,
+    source: Field,
+    has: Field,
+    dkim: Field,
+    tag: Field,
+}
+
+fn text(analyzer: &str, positions: bool) -> TextOptions {
+    let opt = if positions { IndexRecordOption::WithFreqsAndPositions } else { IndexRecordOption::WithFreqs };
+    TextOptions::default().set_indexing_options(TextFieldIndexing::default().set_tokenizer(analyzer).set_index_option(opt))
+}
+
+pub fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let raw_fast = STRING | FAST;
+    let f = Fields {
+        id: b.add_text_field("id", STRING | STORED),
+        kind: b.add_text_field("kind", raw_fast.clone()),
+        date: b.add_i64_field("date", INDEXED | FAST),
+        month: b.add_text_field("month", raw_fast.clone()),
+        from: b.add_text_field("from", text(ADDRESS, true)),
+        to: b.add_text_field("to", text(ADDRESS, true)),
+        cc: b.add_text_field("cc", text(ADDRESS, true)),
+        bcc: b.add_text_field("bcc", text(ADDRESS, true)),
+        participant: b.add_text_field("participant", text(ADDRESS, true)),
+        from_addr: b.add_text_field("from_addr", raw_fast.clone()),
+        subject: b.add_text_field("subject", text(NEUTRAL, true)),
+        body: b.add_text_field("body", text(NEUTRAL, true)),
+        body_cjk: b.add_text_field("body_cjk", text(CJK, true)),
+        stemmed: STEMMED
+            .iter()
+            .map(|(code, _)| (*code, b.add_text_field(&format!("body_{code}"), text(&stemmed_name(code), false))))
+            .collect(),
+        attachment: b.add_text_field("attachment", text(NEUTRAL, true)),
+        filename: b.add_text_field("filename", text(NEUTRAL, true)),
+        lang: b.add_text_field("lang", raw_fast.clone()),
+        thread: b.add_text_field("thread", STRING),
+        native: b.add_text_field("native", STRING),
+        source: b.add_text_field("source", text(NEUTRAL, true)),
+        has: b.add_text_field("has", STRING),
+        dkim: b.add_text_field("dkim", raw_fast),
+        tag: b.add_text_field("tag", STRING),
+    };
+    (b.build(), f)
+}
+
+impl Fields {
+    fn document(&self, d: &IndexDoc) -> TantivyDocument {
+        let mut doc = TantivyDocument::default();
+        doc.add_text(self.id, &d.id);
+        doc.add_text(self.kind, &d.kind);
+        if let Some(t) = d.date {
+            doc.add_i64(self.date, t);
+            let (y, m, _) = trove_model::civil_from_days(t.div_euclid(86_400));
+            doc.add_text(self.month, format!("{y:04}-{m:02}"));
+        }
+        for (field, list) in [(self.from, &d.from), (self.to, &d.to), (self.cc, &d.cc), (self.bcc, &d.bcc)] {
+            for m in list {
+                let t = analysis::address_tokens(m);
+                doc.add_text(field, &t);
+                doc.add_text(self.participant, &t);
+            }
+        }
+        for m in &d.from {
+            if let Some(a) = m.normalized_address() {
+                doc.add_text(self.from_addr, a);
+            }
+        }
+        doc.add_text(self.subject, &d.subject);
+        let body = truncate(&d.body, MAX_INDEXED_BODY);
+        doc.add_text(self.body, body);
+        let all_text = format!("{}\n{}", d.subject, body);
+        doc.add_text(self.body_cjk, &all_text);
+        if let Some(lang) = &d.lang {
+            doc.add_text(self.lang, lang);
+            if let Some((_, f)) = self.stemmed.iter().find(|(c, _)| c == lang) {
+                doc.add_text(*f, &all_text);
+            }
+        }
+        if !d.attachment_text.is_empty() {
+            doc.add_text(self.attachment, truncate(&d.attachment_text, MAX_INDEXED_BODY));
+            doc.add_text(self.body_cjk, truncate(&d.attachment_text, MAX_INDEXED_BODY));
+        }
+        for n in &d.filenames {
+            doc.add_text(self.filename, n);
+        }
+        if let Some(t) = &d.thread {
+            doc.add_text(self.thread, t.to_lowercase());
+        }
+        if let Some(n) = &d.native_id {
+            doc.add_text(self.native, n.to_lowercase());
+        }
+        for s in &d.sources {
+            doc.add_text(self.source, s);
+        }
+        if d.has_attachment {
+            doc.add_text(self.has, "attachment");
+        }
+        if let Some(v) = &d.dkim {
+            doc.add_text(self.dkim, v);
+        }
+        for t in &d.tags {
+            doc.add_text(self.tag, t.to_lowercase());
+        }
+        doc
+    }
+}
+
+/// How to order hits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sort {
+    Relevance,
+    DateAsc,
+    DateDesc,
+}
+
+#[derive(Clone, Debug)]
+pub struct SearchOptions {
+    pub offset: usize,
+    /// `None` means every hit.
+    pub limit: Option<usize>,
+    pub sort: Sort,
+    pub facets: bool,
+    pub timeout: Duration,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        Self { offset: 0, limit: Some(20), sort: Sort::Relevance, facets: false, timeout: Duration::from_secs(10) }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Hit {
+    pub id: String,
+    pub score: f32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct SearchResults {
+    pub total: usize,
+    pub hits: Vec<Hit>,
+    /// `sender`, `month`, `kind`, `lang`, `dkim` → counts (with `--facets`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facets: Option<BTreeMap<String, Vec<FacetCount>>>,
+}
+
+pub struct SearchIndex {
+    index: Index,
+    fields: Fields,
+    reader: IndexReader,
+}
+
+/// A compiled query, reusable for search and for snippets.
+pub struct Compiled {
+    query: Box<dyn Query>,
+}
+
+pub struct Writer<'a> {
+    inner: IndexWriter<TantivyDocument>,
+    fields: &'a Fields,
+}
+
+impl Writer<'_> {
+    /// Adds (or replaces, by id) the document of an item.
+    pub fn upsert(&mut self, d: &IndexDoc) -> Result<()> {
+        self.inner.delete_term(Term::from_field_text(self.fields.id, &d.id));
+        self.inner.add_document(self.fields.document(d))?;
+        Ok(())
+    }
+
+    pub fn add(&mut self, d: &IndexDoc) -> Result<()> {
+        self.inner.add_document(self.fields.document(d))?;
+        Ok(())
+    }
+
+    pub fn delete_all(&mut self) -> Result<()> {
+        self.inner.delete_all_documents()?;
+        Ok(())
+    }
+
+    /// Commits, recording the catalog sequence number the index now covers.
+    pub fn commit(&mut self, covered_seq: i64) -> Result<()> {
+        let mut prepared = self.inner.prepare_commit()?;
+        prepared.set_payload(&covered_seq.to_string());
+        prepared.commit()?;
+        Ok(())
+    }
+
+    /// Waits for background merges so the process can exit cleanly.
+    pub fn finish(self) -> Result<()> {
+        self.inner.wait_merging_threads()?;
+        Ok(())
+    }
+}
+
+impl SearchIndex {
+    pub fn open_or_create(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Io(dir.display().to_string(), e))?;
+        let (schema, fields) = schema();
+        let mmap = tantivy::directory::MmapDirectory::open(dir)
+            .map_err(|e| Error::Tantivy(tantivy::TantivyError::from(e)))?;
+        let index = Index::open_or_create(mmap, schema.clone())?;
+        if index.schema() != schema {
+            return Err(Error::SchemaChanged);
+        }
+        analysis::register(index.tokenizers());
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        Ok(Self { index, fields, reader })
+    }
+
+    /// A writer with a bounded heap (one writer per index; the archive lock guarantees it).
+    pub fn writer(&self) -> Result<Writer<'_>> {
+        let inner = self.index.writer_with_num_threads(2, 96 << 20)?;
+        Ok(Writer { inner, fields: &self.fields })
+    }
+
+    /// The catalog sequence number the last commit covers (0 for a new index).
+    pub fn covered_seq(&self) -> Result<i64> {
+        let meta = self.index.load_metas()?;
+        Ok(meta.payload.and_then(|p| p.parse().ok()).unwrap_or(0))
+    }
+
+    pub fn reload(&self) -> Result<()> {
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    pub fn compile(&self, node: &Node) -> Result<Compiled> {
+        Ok(Compiled { query: self.build(node)? })
+    }
+
+    fn analyze(&self, analyzer: &str, text: &str) -> Vec<(usize, String)> {
+        let Some(mut a) = self.index.tokenizers().get(analyzer) else { return vec![] };
+        let mut s = a.token_stream(text);
+        let mut out = vec![];
+        while let Some(t) = s.next() {
+            out.push((t.position, t.text.clone()));
+        }
+        out
+    }
+
+    fn text_query(&self, field: Field, analyzer: &str, value: &Value, positions: bool) -> Option<Box<dyn Query>> {
+        match value {
+            Value::Prefix(p) => {
+                if analyzer != NEUTRAL && analyzer != ADDRESS {
+                    return None;
+                }
+                let toks = self.analyze(analyzer, p);
+                let (_, last) = toks.last()?;
+                let pattern = format!("{}.*", regex_escape(last));
+                RegexQuery::from_pattern(&pattern, field).ok().map(|q| Box::new(q) as Box<dyn Query>)
+            }
+            Value::Word(s) | Value::Phrase(s) => {
+                let toks = self.analyze(analyzer, s);
+                match toks.len() {
+                    0 => None,
+                    1 => Some(Box::new(TermQuery::new(
+                        Term::from_field_text(field, &toks[0].1),
+                        IndexRecordOption::WithFreqs,
+                    ))),
+                    _ if !positions => None,
+                    _ => {
+                        let base = toks[0].0;
+                        let terms = toks.into_iter().map(|(p, t)| (p - base, Term::from_field_text(field, &t))).collect();
+                        Some(Box::new(PhraseQuery::new_with_offset(terms)))
+                    }
+                }
+            }
+        }
+    }
+
+    fn raw_query(&self, field: Field, value: &Value) -> Box<dyn Query> {
+        match value {
+            Value::Prefix(p) => match RegexQuery::from_pattern(&format!("{}.*", regex_escape(&p.to_lowercase())), field) {
+                Ok(q) => Box::new(q),
+                Err(_) => Box::new(EmptyQuery),
+            },
+            Value::Word(s) | Value::Phrase(s) => {
+                Box::new(TermQuery::new(Term::from_field_text(field, &s.to_lowercase()), IndexRecordOption::Basic))
+            }
+        }
+    }
+
+    fn any_of(&self, targets: &[(Field, &str, bool)], value: &Value) -> Box<dyn Query> {
+        let parts: Vec<Box<dyn Query>> =
+            targets.iter().filter_map(|(f, a, pos)| self.text_query(*f, a, value, *pos)).collect();
+        match parts.len() {
+            0 => Box::new(EmptyQuery),
+            1 => parts.into_iter().next().unwrap_or_else(|| Box::new(EmptyQuery)),
+            _ => Box::new(BooleanQuery::new(parts.into_iter().map(|q| (Occur::Should, q)).collect())),
+        }
+    }
+
+    fn term(&self, field: Option<QField>, value: &Value) -> Box<dyn Query> {
+        let f = &self.fields;
+        let stemmed_names: Vec<String> = f.stemmed.iter().map(|(c, _)| stemmed_name(c)).collect();
+        let mut body_targets: Vec<(Field, &str, bool)> = vec![(f.body, NEUTRAL, true), (f.body_cjk, CJK, true)];
+        // Stemmed fields have no positions: they serve single words, phrases use the others.
+        for ((_, field), name) in f.stemmed.iter().zip(&stemmed_names) {
+            body_targets.push((*field, name.as_str(), false));
+        }
+        match field {
+            None => {
+                let mut t = body_targets.clone();
+                t.extend([
+                    (f.subject, NEUTRAL, true),
+                    (f.attachment, NEUTRAL, true),
+                    (f.filename, NEUTRAL, true),
+                    (f.participant, ADDRESS, true),
+                ]);
+                self.any_of(&t, value)
+            }
+            Some(QField::Body) => self.any_of(&body_targets, value),
+            Some(QField::Subject) => self.any_of(&[(f.subject, NEUTRAL, true)], value),
+            Some(QField::Attachment) => self.any_of(&[(f.attachment, NEUTRAL, true)], value),
+            Some(QField::Filename) => self.any_of(&[(f.filename, NEUTRAL, true)], value),
+            Some(QField::Source) => self.any_of(&[(f.source, NEUTRAL, true)], value),
+            Some(QField::From) => self.any_of(&[(f.from, ADDRESS, true)], value),
+            Some(QField::To) => self.any_of(&[(f.to, ADDRESS, true)], value),
+            Some(QField::Cc) => self.any_of(&[(f.cc, ADDRESS, true)], value),
+            Some(QField::Bcc) => self.any_of(&[(f.bcc, ADDRESS, true)], value),
+            Some(QField::Participant) => self.any_of(&[(f.participant, ADDRESS, true)], value),
+            Some(QField::Kind) => self.raw_query(f.kind, value),
+            Some(QField::Lang) => self.raw_query(f.lang, value),
+            Some(QField::Thread) => self.raw_query(f.thread, value),
+            Some(QField::Native) => {
+                let v = match value {
+                    Value::Word(s) => Value::Word(s.trim_start_matches('<').trim_end_matches('>').to_string()),
+                    other => other.clone(),
+                };
+                self.raw_query(f.native, &v)
+            }
+            Some(QField::Id) => {
+                let v = match value {
+                    Value::Word(s) if s.len() > 24 => Value::Word(s[..24].to_string()),
+                    other => other.clone(),
+                };
+                self.raw_query(f.id, &v)
+            }
+            Some(QField::Has) => self.raw_query(f.has, &Value::Word("attachment".into())),
+            Some(QField::Dkim) => self.raw_query(f.dkim, value),
+            Some(QField::Tag) => self.raw_query(f.tag, value),
+        }
+    }
+
+    fn build(&self, node: &Node) -> Result<Box<dyn Query>> {
+        Ok(match node {
+            Node::All => Box::new(AllQuery),
+            Node::Term { field, value } => self.term(*field, value),
+            Node::DateRange { from, to } => {
+                let lo = from.map(|t| Bound::Included(Term::from_field_i64(self.fields.date, t))).unwrap_or(Bound::Unbounded);
+                let hi = to.map(|t| Bound::Excluded(Term::from_field_i64(self.fields.date, t))).unwrap_or(Bound::Unbounded);
+                if lo == Bound::Unbounded && hi == Bound::Unbounded {
+                    // "any date": items that have one.
+                    Box::new(RangeQuery::new(
+                        Bound::Included(Term::from_field_i64(self.fields.date, i64::MIN)),
+                        Bound::Unbounded,
+                    ))
+                } else {
+                    Box::new(RangeQuery::new(lo, hi))
+                }
+            }
+            Node::Not(inner) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
+                (Occur::MustNot, self.build(inner)?),
+            ])),
+            Node::And(parts) => {
+                let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+                for p in parts {
+                    match p {
+                        Node::Not(inner) => clauses.push((Occur::MustNot, self.build(inner)?)),
+                        other => clauses.push((Occur::Must, self.build(other)?)),
+                    }
+                }
+                if clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
+                    clauses.push((Occur::Must, Box::new(AllQuery)));
+                }
+                Box::new(BooleanQuery::new(clauses))
+            }
+            Node::Or(parts) => {
+                let mut clauses = Vec::new();
+                for p in parts {
+                    clauses.push((Occur::Should, self.build(p)?));
+                }
+                Box::new(BooleanQuery::new(clauses))
+            }
+        })
+    }
+
+    /// Counts the matching items.
+    pub fn count(&self, q: &Compiled, timeout: Duration) -> Result<usize> {
+        let searcher = self.reader.searcher();
+        let query = q.query.box_clone();
+        with_timeout(timeout, move || Ok(searcher.search(&query, &Count)?))
+    }
+
+    pub fn search(&self, q: &Compiled, opts: &SearchOptions) -> Result<SearchResults> {
+        let searcher = self.reader.searcher();
+        let query = q.query.box_clone();
+        let opts = opts.clone();
+        let fields = self.fields.clone();
+        with_timeout(opts.timeout, move || {
+            let total = searcher.search(&query, &Count)?;
+            let limit = opts.limit.unwrap_or(total.saturating_sub(opts.offset)).max(1);
+            let addrs: Vec<(f32, DocAddress)> = match opts.sort {
+                Sort::Relevance => searcher.search(&query, &TopDocs::with_limit(limit).and_offset(opts.offset).order_by_score())?,
+                Sort::DateAsc | Sort::DateDesc => {
+                    let order = if opts.sort == Sort::DateAsc { Order::Asc } else { Order::Desc };
+                    let c = TopDocs::with_limit(limit).and_offset(opts.offset).order_by_fast_field::<i64>("date", order);
+                    searcher.search(&query, &c)?.into_iter().map(|(_, a)| (0.0, a)).collect()
+                }
+            };
+            let mut hits = Vec::with_capacity(addrs.len());
+            for (score, addr) in addrs {
+                let doc: TantivyDocument = searcher.doc(addr)?;
+                let id = doc.get_first(fields.id).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+                hits.push(Hit { id, score });
+            }
+            if opts.limit == Some(0) {
+                hits.clear();
+            }
+            let facets = if opts.facets { Some(facets(&searcher, &query)?) } else { None };
+            Ok(SearchResults { total, hits, facets })
+        })
+    }
+
+    /// Every matching id (unordered), e.g. for export or batch tagging.
+    pub fn all_ids(&self, q: &Compiled) -> Result<Vec<String>> {
+        let searcher = self.reader.searcher();
+        let docs = searcher.search(&q.query, &DocSetCollector)?;
+        let mut out = Vec::with_capacity(docs.len());
+        for addr in docs {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            if let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_str()) {
+                out.push(id.to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    /// A snippet maker for this query over body text (terms highlighted as `<b>…</b>`, the rest
+    /// HTML-escaped).
+    pub fn snippets(&self, q: &Compiled) -> Result<Snippets> {
+        let searcher = self.reader.searcher();
+        let mut generator = SnippetGenerator::create(&searcher, &*q.query, self.fields.body)?;
+        generator.set_max_num_chars(200);
+        let mut subject = SnippetGenerator::create(&searcher, &*q.query, self.fields.subject)?;
+        subject.set_max_num_chars(200);
+        Ok(Snippets { body: generator, subject })
+    }
+}
+
+pub struct Snippets {
+    body: SnippetGenerator,
+    subject: SnippetGenerator,
+}
+
+impl Snippets {
+    pub fn make(&self, subject: &str, body: &str) -> String {
+        let s = self.body.snippet(body);
+        if !s.is_empty() && !s.highlighted().is_empty() {
+            return s.to_html();
+        }
+        let s = self.subject.snippet(subject);
+        if !s.highlighted().is_empty() {
+            return s.to_html();
+        }
+        // No hit in the body text: its opening words.
+        let start: String = body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect();
+        html_escape(&start)
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_alphanumeric() {
+            out.push(c);
+        } else {
+            out.push('\\');
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn facets(searcher: &tantivy::Searcher, query: &dyn Query) -> Result<BTreeMap<String, Vec<FacetCount>>> {
+    let req = serde_json::json!({
+        "sender": {"terms": {"field": "from_addr", "size": 20}},
+        "month": {"terms": {"field": "month", "size": 2000, "order": {"_key": "asc"}}},
+        "kind": {"terms": {"field": "kind", "size": 10}},
+        "lang": {"terms": {"field": "lang", "size": 50}},
+        "dkim": {"terms": {"field": "dkim", "size": 20}},
+    });
+    let aggs: Aggregations = serde_json::from_value(req).map_err(|e| Error::Internal(e.to_string()))?;
+    let collector = AggregationCollector::from_aggs(aggs, Default::default());
+    let res = searcher.search(query, &collector)?;
+    let v = serde_json::to_value(res).map_err(|e| Error::Internal(e.to_string()))?;
+    let mut out = BTreeMap::new();
+    for name in ["sender", "month", "kind", "lang", "dkim"] {
+        let buckets = v[name]["buckets"].as_array().cloned().unwrap_or_default();
+        out.insert(
+            name.to_string(),
+            buckets
+                .iter()
+                .map(|b| FacetCount {
+                    value: b["key"].as_str().map(str::to_string).unwrap_or_else(|| b["key"].to_string()),
+                    count: b["doc_count"].as_u64().unwrap_or(0),
+                })
+                .collect(),
+        );
+    }
+    Ok(out)
+}
+
+/// Runs `f` on its own thread and gives up waiting after `timeout` (the query is bounded; the
+/// thread finishes in the background).
+fn with_timeout<T: Send + 'static>(timeout: Duration, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(r) => r,
+        Err(_) => Err(Error::Timeout(timeout)),
+    }
+}
