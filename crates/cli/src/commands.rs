@@ -68,9 +68,24 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Raw { id } => raw(&Archive::open(&cli.archive)?, &id),
         Command::Quarantine => quarantine(&Archive::open(&cli.archive)?, json),
         Command::Demo { dir } => crate::demo::run(&dir, json),
-        Command::Search { query, count, sort, offset, limit, facets, timeout_ms } => {
+        Command::Search {
+            query,
+            count,
+            sort,
+            offset,
+            limit,
+            facets,
+            timeout_ms,
+        } => {
             let archive = Archive::open(&cli.archive)?;
-            let opts = crate::search::Options { count, sort, offset, limit, facets, timeout_ms };
+            let opts = crate::search::Options {
+                count,
+                sort,
+                offset,
+                limit,
+                facets,
+                timeout_ms,
+            };
             crate::search::run(&archive, &query, &opts, json)
         }
         Command::Reindex { wait } => {

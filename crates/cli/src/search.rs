@@ -119,7 +119,10 @@ pub fn run(archive: &Archive, query: &str, o: &Options, json: bool) -> Result<Ex
     }
     if let Some(f) = &res.facets {
         for (name, counts) in f {
-            let list: Vec<String> = counts.iter().map(|c| format!("{} ({})", c.value, c.count)).collect();
+            let list: Vec<String> = counts
+                .iter()
+                .map(|c| format!("{} ({})", c.value, c.count))
+                .collect();
             if !list.is_empty() {
                 println!("\n{name}: {}", list.join(", "));
             }

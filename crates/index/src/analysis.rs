@@ -58,7 +58,10 @@ pub fn register(manager: &TokenizerManager) {
         if let Some(stop) = StopWordFilter::new(*lang) {
             b = b.filter_dynamic(stop);
         }
-        let analyzer = b.filter_dynamic(Stemmer::new(*lang)).filter_dynamic(AsciiFoldingFilter).build();
+        let analyzer = b
+            .filter_dynamic(Stemmer::new(*lang))
+            .filter_dynamic(AsciiFoldingFilter)
+            .build();
         manager.register(&stemmed_name(code), analyzer);
     }
 }
@@ -188,7 +191,10 @@ pub fn address_tokens(m: &Mailbox) -> String {
         if let Some((local, domain)) = addr.rsplit_once('@') {
             out.push(local.to_string());
             out.extend(
-                local.split(|c: char| !c.is_alphanumeric()).filter(|p| !p.is_empty() && *p != local).map(str::to_string),
+                local
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|p| !p.is_empty() && *p != local)
+                    .map(str::to_string),
             );
             let labels: Vec<&str> = domain.split('.').collect();
             for k in 0..labels.len().saturating_sub(1) {
@@ -197,7 +203,11 @@ pub fn address_tokens(m: &Mailbox) -> String {
         }
     }
     if let Some(name) = &m.name {
-        out.extend(name.split(|c: char| !c.is_alphanumeric()).filter(|p| !p.is_empty()).map(str::to_string));
+        out.extend(
+            name.split(|c: char| !c.is_alphanumeric())
+                .filter(|p| !p.is_empty())
+                .map(str::to_string),
+        );
     }
     out.join(" ")
 }
@@ -221,9 +231,15 @@ mod tests {
     #[test]
     fn french_and_english_stem_and_fold() {
         assert_eq!(tokens(&stemmed_name("fr"), "les élections"), vec!["elect"]);
-        assert_eq!(tokens(&stemmed_name("fr"), "élection"), tokens(&stemmed_name("fr"), "elections"));
+        assert_eq!(
+            tokens(&stemmed_name("fr"), "élection"),
+            tokens(&stemmed_name("fr"), "elections")
+        );
         assert_eq!(tokens(&stemmed_name("en"), "The returns"), vec!["return"]);
-        assert_eq!(tokens(NEUTRAL, "CLINTON Élection"), vec!["clinton", "election"]);
+        assert_eq!(
+            tokens(NEUTRAL, "CLINTON Élection"),
+            vec!["clinton", "election"]
+        );
     }
 
     #[test]
@@ -234,7 +250,10 @@ mod tests {
 
     #[test]
     fn addresses_match_by_name_local_part_and_domain() {
-        let m = Mailbox { name: Some("John Podesta".into()), address: Some("John.Podesta@Mail.Gmail.com".into()) };
+        let m = Mailbox {
+            name: Some("John Podesta".into()),
+            address: Some("John.Podesta@Mail.Gmail.com".into()),
+        };
         assert_eq!(
             address_tokens(&m),
             "john.podesta@mail.gmail.com john.podesta john podesta mail.gmail.com gmail.com John Podesta"
@@ -244,6 +263,12 @@ mod tests {
     #[test]
     fn languages_are_detected() {
         assert_eq!(detect_language("Veuillez trouver ci-joint la note sur le financement de la campagne avant l'élection.").as_deref(), Some("fr"));
-        assert_eq!(detect_language("Please find attached the memo about the campaign finances before the election.").as_deref(), Some("en"));
+        assert_eq!(
+            detect_language(
+                "Please find attached the memo about the campaign finances before the election."
+            )
+            .as_deref(),
+            Some("en")
+        );
     }
 }

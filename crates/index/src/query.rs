@@ -77,9 +77,15 @@ pub enum Node {
     Or(Vec<Node>),
     Not(Box<Node>),
     /// A term; `field` None means the default text fields.
-    Term { field: Option<Field>, value: Value },
+    Term {
+        field: Option<Field>,
+        value: Value,
+    },
     /// Unix seconds, half-open `[from, to)`; either side may be open.
-    DateRange { from: Option<i64>, to: Option<i64> },
+    DateRange {
+        from: Option<i64>,
+        to: Option<i64>,
+    },
     /// Matches everything (the empty query).
     All,
 }
@@ -119,12 +125,19 @@ struct Lexer<'a> {
 }
 
 fn err(column: usize, message: impl Into<String>) -> QueryError {
-    QueryError { column, message: message.into() }
+    QueryError {
+        column,
+        message: message.into(),
+    }
 }
 
 impl<'a> Lexer<'a> {
     fn tokens(src: &'a str) -> Result<Vec<(usize, Tok)>, QueryError> {
-        let mut lx = Lexer { chars: src.chars().collect(), i: 0, _src: src };
+        let mut lx = Lexer {
+            chars: src.chars().collect(),
+            i: 0,
+            _src: src,
+        };
         let mut out = Vec::new();
         while let Some((col, t)) = lx.next()? {
             out.extend(t.into_iter().map(|t| (col, t)));
@@ -172,7 +185,9 @@ impl<'a> Lexer<'a> {
             self.i += 1;
         }
         let col = self.i + 1;
-        let Some(c) = self.peek() else { return Ok(None) };
+        let Some(c) = self.peek() else {
+            return Ok(None);
+        };
         let tok = match c {
             '(' => {
                 self.i += 1;
@@ -183,7 +198,11 @@ impl<'a> Lexer<'a> {
                 vec![Tok::RParen]
             }
             '"' => vec![Tok::Term(None, Value::Phrase(self.quoted()?))],
-            '-' if self.chars.get(self.i + 1).is_some_and(|c| !c.is_whitespace()) => {
+            '-' if self
+                .chars
+                .get(self.i + 1)
+                .is_some_and(|c| !c.is_whitespace()) =>
+            {
                 self.i += 1;
                 vec![Tok::Not]
             }
@@ -197,6 +216,12 @@ impl<'a> Lexer<'a> {
                 }
             }
         };
+        // A `field:(` group is reported at its parenthesis.
+        let col = if matches!(tok.as_slice(), [Tok::FieldGroup(_)]) {
+            self.i
+        } else {
+            col
+        };
         Ok(Some((col, tok)))
     }
 
@@ -206,7 +231,11 @@ impl<'a> Lexer<'a> {
         };
         let lname = name.to_ascii_lowercase();
         if DATE_FIELDS.contains(&lname.as_str()) {
-            let value = if rest.is_empty() && self.peek() == Some('"') { self.quoted()? } else { rest.to_string() };
+            let value = if rest.is_empty() && self.peek() == Some('"') {
+                self.quoted()?
+            } else {
+                rest.to_string()
+            };
             let vcol = col + name.chars().count() + 1;
             let (from, to) = match lname.as_str() {
                 "after" => (Some(date_bounds(vcol, &value)?.0), None),
@@ -215,13 +244,24 @@ impl<'a> Lexer<'a> {
             };
             return Ok(vec![Tok::Date(from, to)]);
         }
-        let Some(field) = FIELD_NAMES.iter().find(|(n, _)| *n == lname).map(|(_, f)| *f) else {
+        let Some(field) = FIELD_NAMES
+            .iter()
+            .find(|(n, _)| *n == lname)
+            .map(|(_, f)| *f)
+        else {
             // `http://…` and other colons that are not field syntax are plain text.
             if rest.starts_with("//") || !name.chars().all(|c| c.is_ascii_alphabetic()) {
                 return Ok(vec![Tok::Term(None, word_value(col, &w)?)]);
             }
-            let known: Vec<&str> = FIELD_NAMES.iter().map(|(n, _)| *n).chain(DATE_FIELDS.iter().copied()).collect();
-            return Err(err(col, format!("unknown field '{name}'; fields are: {}", known.join(", "))));
+            let known: Vec<&str> = FIELD_NAMES
+                .iter()
+                .map(|(n, _)| *n)
+                .chain(DATE_FIELDS.iter().copied())
+                .collect();
+            return Err(err(
+                col,
+                format!("unknown field '{name}'; fields are: {}", known.join(", ")),
+            ));
         };
         if rest.is_empty() {
             return match self.peek() {
@@ -233,17 +273,31 @@ impl<'a> Lexer<'a> {
                 _ => Err(err(col, format!("'{name}:' needs a value"))),
             };
         }
-        if field == Field::Has && !matches!(rest.to_ascii_lowercase().as_str(), "attachment" | "attachments") {
-            return Err(err(col, format!("has:{rest} is not supported; use has:attachment")));
+        if field == Field::Has
+            && !matches!(
+                rest.to_ascii_lowercase().as_str(),
+                "attachment" | "attachments"
+            )
+        {
+            return Err(err(
+                col,
+                format!("has:{rest} is not supported; use has:attachment"),
+            ));
         }
-        Ok(vec![Tok::Term(Some(field), word_value(col + name.len() + 1, rest)?)])
+        Ok(vec![Tok::Term(
+            Some(field),
+            word_value(col + name.len() + 1, rest)?,
+        )])
     }
 }
 
 fn word_value(col: usize, w: &str) -> Result<Value, QueryError> {
     if let Some(p) = w.strip_suffix('*') {
         if p.chars().filter(|c| c.is_alphanumeric()).count() < 2 {
-            return Err(err(col, format!("wildcard prefix '{w}' is too short (2 characters at least)")));
+            return Err(err(
+                col,
+                format!("wildcard prefix '{w}' is too short (2 characters at least)"),
+            ));
         }
         return Ok(Value::Prefix(p.to_string()));
     }
@@ -252,7 +306,12 @@ fn word_value(col: usize, w: &str) -> Result<Value, QueryError> {
 
 /// `[start, end)` of a day, month or year, in Unix seconds UTC.
 fn date_bounds(col: usize, s: &str) -> Result<(i64, i64), QueryError> {
-    let bad = || err(col, format!("'{s}' is not a date; use YYYY, YYYY-MM or YYYY-MM-DD"));
+    let bad = || {
+        err(
+            col,
+            format!("'{s}' is not a date; use YYYY, YYYY-MM or YYYY-MM-DD"),
+        )
+    };
     let parts: Vec<&str> = s.split(['-', '/']).collect();
     let num = |p: &str| p.parse::<i64>().map_err(|_| bad());
     let day = |y: i64, m: u32, d: u32| trove_model::days_from_civil(y, m, d) * 86_400;
@@ -284,8 +343,16 @@ fn date_bounds(col: usize, s: &str) -> Result<(i64, i64), QueryError> {
 fn date_range(col: usize, s: &str) -> Result<(Option<i64>, Option<i64>), QueryError> {
     match s.split_once("..") {
         Some((a, b)) => {
-            let from = if a.is_empty() { None } else { Some(date_bounds(col, a)?.0) };
-            let to = if b.is_empty() { None } else { Some(date_bounds(col + a.len() + 2, b)?.1) };
+            let from = if a.is_empty() {
+                None
+            } else {
+                Some(date_bounds(col, a)?.0)
+            };
+            let to = if b.is_empty() {
+                None
+            } else {
+                Some(date_bounds(col + a.len() + 2, b)?.1)
+            };
             Ok((from, to))
         }
         None => {
@@ -306,16 +373,28 @@ struct Parser {
 pub fn parse(src: &str) -> Result<Node, QueryError> {
     let n = src.chars().count();
     if n > MAX_QUERY_CHARS {
-        return Err(err(MAX_QUERY_CHARS, format!("query longer than {MAX_QUERY_CHARS} characters")));
+        return Err(err(
+            MAX_QUERY_CHARS,
+            format!("query longer than {MAX_QUERY_CHARS} characters"),
+        ));
     }
     let toks = Lexer::tokens(src)?;
     if toks.is_empty() {
         return Ok(Node::All);
     }
-    let mut p = Parser { toks, i: 0, end_col: n + 1, terms: 0 };
+    let mut p = Parser {
+        toks,
+        i: 0,
+        end_col: n + 1,
+        terms: 0,
+    };
     let node = p.or(None)?;
     if let Some((col, t)) = p.toks.get(p.i) {
-        let what = if *t == Tok::RParen { "unmatched ')'".to_string() } else { format!("unexpected {t:?}") };
+        let what = if *t == Tok::RParen {
+            "unmatched ')'".to_string()
+        } else {
+            format!("unexpected {t:?}")
+        };
         return Err(err(*col, what));
     }
     Ok(node)
@@ -332,7 +411,11 @@ impl Parser {
             self.i += 1;
             parts.push(self.and(field)?);
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Node::Or(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Node::Or(parts)
+        })
     }
 
     fn and(&mut self, field: Option<Field>) -> Result<Node, QueryError> {
@@ -347,7 +430,11 @@ impl Parser {
             }
             parts.push(self.unary(field)?);
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Node::And(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Node::And(parts)
+        })
     }
 
     fn unary(&mut self, field: Option<Field>) -> Result<Node, QueryError> {
@@ -366,7 +453,11 @@ impl Parser {
         self.i += 1;
         match tok {
             Tok::LParen | Tok::FieldGroup(_) => {
-                let inner_field = if let Tok::FieldGroup(f) = tok { Some(f) } else { field };
+                let inner_field = if let Tok::FieldGroup(f) = tok {
+                    Some(f)
+                } else {
+                    field
+                };
                 let node = self.or(inner_field)?;
                 match self.toks.get(self.i) {
                     Some((_, Tok::RParen)) => {
@@ -381,7 +472,10 @@ impl Parser {
                 if self.terms > MAX_TERMS {
                     return Err(err(col, format!("more than {MAX_TERMS} terms")));
                 }
-                Ok(Node::Term { field: f.or(field), value })
+                Ok(Node::Term {
+                    field: f.or(field),
+                    value,
+                })
             }
             Tok::Date(from, to) => Ok(Node::DateRange { from, to }),
             Tok::RParen => Err(err(col, "unmatched ')'")),
@@ -396,16 +490,32 @@ mod tests {
     use super::*;
 
     fn w(f: Option<Field>, s: &str) -> Node {
-        Node::Term { field: f, value: Value::Word(s.into()) }
+        Node::Term {
+            field: f,
+            value: Value::Word(s.into()),
+        }
     }
 
     #[test]
     fn gmail_style_queries_parse() {
-        let q = parse(r#"from:podesta subject:"tax returns" after:2016-09-01 has:attachment"#).expect("parse");
+        let q = parse(r#"from:podesta subject:"tax returns" after:2016-09-01 has:attachment"#)
+            .expect("parse");
         let Node::And(parts) = q else { panic!("{q:?}") };
         assert_eq!(parts[0], w(Some(Field::From), "podesta"));
-        assert_eq!(parts[1], Node::Term { field: Some(Field::Subject), value: Value::Phrase("tax returns".into()) });
-        assert_eq!(parts[2], Node::DateRange { from: Some(1_472_688_000), to: None });
+        assert_eq!(
+            parts[1],
+            Node::Term {
+                field: Some(Field::Subject),
+                value: Value::Phrase("tax returns".into())
+            }
+        );
+        assert_eq!(
+            parts[2],
+            Node::DateRange {
+                from: Some(1_472_688_000),
+                to: None
+            }
+        );
         assert_eq!(parts[3], w(Some(Field::Has), "attachment"));
     }
 
@@ -415,15 +525,42 @@ mod tests {
         let Node::And(p) = q else { panic!() };
         assert_eq!(p[0], Node::Or(vec![w(None, "clinton"), w(None, "trump")]));
         assert_eq!(p[1], Node::Not(Box::new(w(None, "debate"))));
-        assert_eq!(p[2], Node::Not(Box::new(Node::Term { field: None, value: Value::Prefix("assang".into()) })));
-        assert_eq!(p[3], Node::Or(vec![w(Some(Field::From), "a"), w(Some(Field::From), "b")]));
+        assert_eq!(
+            p[2],
+            Node::Not(Box::new(Node::Term {
+                field: None,
+                value: Value::Prefix("assang".into())
+            }))
+        );
+        assert_eq!(
+            p[3],
+            Node::Or(vec![w(Some(Field::From), "a"), w(Some(Field::From), "b")])
+        );
     }
 
     #[test]
     fn date_forms() {
-        assert_eq!(parse("date:2016-10").expect("p"), Node::DateRange { from: Some(1_475_280_000), to: Some(1_477_958_400) });
-        assert_eq!(parse("date:2016-10-01..2016-10-15").expect("p"), Node::DateRange { from: Some(1_475_280_000), to: Some(1_476_576_000) });
-        assert_eq!(parse("date:2016").expect("p"), Node::DateRange { from: Some(1_451_606_400), to: Some(1_483_228_800) });
+        assert_eq!(
+            parse("date:2016-10").expect("p"),
+            Node::DateRange {
+                from: Some(1_475_280_000),
+                to: Some(1_477_958_400)
+            }
+        );
+        assert_eq!(
+            parse("date:2016-10-01..2016-10-15").expect("p"),
+            Node::DateRange {
+                from: Some(1_475_280_000),
+                to: Some(1_476_576_000)
+            }
+        );
+        assert_eq!(
+            parse("date:2016").expect("p"),
+            Node::DateRange {
+                from: Some(1_451_606_400),
+                to: Some(1_483_228_800)
+            }
+        );
     }
 
     #[test]
@@ -439,12 +576,28 @@ mod tests {
         assert!(parse("a*").is_err());
         assert!(parse("has:pdf").is_err());
         assert_eq!(parse("").expect("empty"), Node::All);
-        assert_eq!(parse("http://example.org/x").expect("url"), w(None, "http://example.org/x"));
+        assert_eq!(
+            parse("http://example.org/x").expect("url"),
+            w(None, "http://example.org/x")
+        );
     }
 
     #[test]
     fn total_on_arbitrary_input() {
-        for s in ["((((", "))))", "\"", "-", "- -", "OR OR", "from:", ":", "a:b:c", "NOT", "date:..", "\u{0}\u{ffff}"] {
+        for s in [
+            "((((",
+            "))))",
+            "\"",
+            "-",
+            "- -",
+            "OR OR",
+            "from:",
+            ":",
+            "a:b:c",
+            "NOT",
+            "date:..",
+            "\u{0}\u{ffff}",
+        ] {
             let _ = parse(s);
         }
     }

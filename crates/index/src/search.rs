@@ -12,12 +12,18 @@ use std::time::Duration;
 use tantivy::aggregation::AggregationCollector;
 use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, EmptyQuery, Occur, PhraseQuery, Query, RangeQuery, RegexQuery, TermQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, EmptyQuery, Occur, PhraseQuery, Query, RangeQuery, RegexQuery,
+    TermQuery,
+};
 use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value as _,
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value as _,
 };
 use tantivy::snippet::SnippetGenerator;
-use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
+};
 use trove_model::Mailbox;
 
 /// Body text beyond this many bytes is not indexed (it stays in the raw message).
@@ -34,6 +40,8 @@ pub struct IndexDoc {
     pub to: Vec<Mailbox>,
     pub cc: Vec<Mailbox>,
     pub bcc: Vec<Mailbox>,
+    /// Sender and Reply-To: matched by `participant:` only.
+    pub other_participants: Vec<Mailbox>,
     pub subject: String,
     pub body: String,
     pub attachment_text: String,
@@ -94,8 +102,16 @@ pub struct Fields {
 }
 
 fn text(analyzer: &str, positions: bool) -> TextOptions {
-    let opt = if positions { IndexRecordOption::WithFreqsAndPositions } else { IndexRecordOption::WithFreqs };
-    TextOptions::default().set_indexing_options(TextFieldIndexing::default().set_tokenizer(analyzer).set_index_option(opt))
+    let opt = if positions {
+        IndexRecordOption::WithFreqsAndPositions
+    } else {
+        IndexRecordOption::WithFreqs
+    };
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(analyzer)
+            .set_index_option(opt),
+    )
 }
 
 pub fn schema() -> (Schema, Fields) {
@@ -117,7 +133,12 @@ pub fn schema() -> (Schema, Fields) {
         body_cjk: b.add_text_field("body_cjk", text(CJK, true)),
         stemmed: STEMMED
             .iter()
-            .map(|(code, _)| (*code, b.add_text_field(&format!("body_{code}"), text(&stemmed_name(code), false))))
+            .map(|(code, _)| {
+                (
+                    *code,
+                    b.add_text_field(&format!("body_{code}"), text(&stemmed_name(code), false)),
+                )
+            })
             .collect(),
         attachment: b.add_text_field("attachment", text(NEUTRAL, true)),
         filename: b.add_text_field("filename", text(NEUTRAL, true)),
@@ -142,12 +163,20 @@ impl Fields {
             let (y, m, _) = trove_model::civil_from_days(t.div_euclid(86_400));
             doc.add_text(self.month, format!("{y:04}-{m:02}"));
         }
-        for (field, list) in [(self.from, &d.from), (self.to, &d.to), (self.cc, &d.cc), (self.bcc, &d.bcc)] {
+        for (field, list) in [
+            (self.from, &d.from),
+            (self.to, &d.to),
+            (self.cc, &d.cc),
+            (self.bcc, &d.bcc),
+        ] {
             for m in list {
                 let t = analysis::address_tokens(m);
                 doc.add_text(field, &t);
                 doc.add_text(self.participant, &t);
             }
+        }
+        for m in &d.other_participants {
+            doc.add_text(self.participant, analysis::address_tokens(m));
         }
         for m in &d.from {
             if let Some(a) = m.normalized_address() {
@@ -166,8 +195,14 @@ impl Fields {
             }
         }
         if !d.attachment_text.is_empty() {
-            doc.add_text(self.attachment, truncate(&d.attachment_text, MAX_INDEXED_BODY));
-            doc.add_text(self.body_cjk, truncate(&d.attachment_text, MAX_INDEXED_BODY));
+            doc.add_text(
+                self.attachment,
+                truncate(&d.attachment_text, MAX_INDEXED_BODY),
+            );
+            doc.add_text(
+                self.body_cjk,
+                truncate(&d.attachment_text, MAX_INDEXED_BODY),
+            );
         }
         for n in &d.filenames {
             doc.add_text(self.filename, n);
@@ -214,7 +249,13 @@ pub struct SearchOptions {
 
 impl Default for SearchOptions {
     fn default() -> Self {
-        Self { offset: 0, limit: Some(20), sort: Sort::Relevance, facets: false, timeout: Duration::from_secs(10) }
+        Self {
+            offset: 0,
+            limit: Some(20),
+            sort: Sort::Relevance,
+            facets: false,
+            timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -258,7 +299,8 @@ pub struct Writer<'a> {
 impl Writer<'_> {
     /// Adds (or replaces, by id) the document of an item.
     pub fn upsert(&mut self, d: &IndexDoc) -> Result<()> {
-        self.inner.delete_term(Term::from_field_text(self.fields.id, &d.id));
+        self.inner
+            .delete_term(Term::from_field_text(self.fields.id, &d.id));
         self.inner.add_document(self.fields.document(d))?;
         Ok(())
     }
@@ -299,14 +341,24 @@ impl SearchIndex {
             return Err(Error::SchemaChanged);
         }
         analysis::register(index.tokenizers());
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(Self { index, fields, reader })
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            index,
+            fields,
+            reader,
+        })
     }
 
     /// A writer with a bounded heap (one writer per index; the archive lock guarantees it).
     pub fn writer(&self) -> Result<Writer<'_>> {
         let inner = self.index.writer_with_num_threads(2, 96 << 20)?;
-        Ok(Writer { inner, fields: &self.fields })
+        Ok(Writer {
+            inner,
+            fields: &self.fields,
+        })
     }
 
     /// The catalog sequence number the last commit covers (0 for a new index).
@@ -325,11 +377,15 @@ impl SearchIndex {
     }
 
     pub fn compile(&self, node: &Node) -> Result<Compiled> {
-        Ok(Compiled { query: self.build(node)? })
+        Ok(Compiled {
+            query: self.build(node)?,
+        })
     }
 
     fn analyze(&self, analyzer: &str, text: &str) -> Vec<(usize, String)> {
-        let Some(mut a) = self.index.tokenizers().get(analyzer) else { return vec![] };
+        let Some(mut a) = self.index.tokenizers().get(analyzer) else {
+            return vec![];
+        };
         let mut s = a.token_stream(text);
         let mut out = vec![];
         while let Some(t) = s.next() {
@@ -338,7 +394,13 @@ impl SearchIndex {
         out
     }
 
-    fn text_query(&self, field: Field, analyzer: &str, value: &Value, positions: bool) -> Option<Box<dyn Query>> {
+    fn text_query(
+        &self,
+        field: Field,
+        analyzer: &str,
+        value: &Value,
+        positions: bool,
+    ) -> Option<Box<dyn Query>> {
         match value {
             Value::Prefix(p) => {
                 if analyzer != NEUTRAL && analyzer != ADDRESS {
@@ -347,7 +409,9 @@ impl SearchIndex {
                 let toks = self.analyze(analyzer, p);
                 let (_, last) = toks.last()?;
                 let pattern = format!("{}.*", regex_escape(last));
-                RegexQuery::from_pattern(&pattern, field).ok().map(|q| Box::new(q) as Box<dyn Query>)
+                RegexQuery::from_pattern(&pattern, field)
+                    .ok()
+                    .map(|q| Box::new(q) as Box<dyn Query>)
             }
             Value::Word(s) | Value::Phrase(s) => {
                 let toks = self.analyze(analyzer, s);
@@ -360,7 +424,10 @@ impl SearchIndex {
                     _ if !positions => None,
                     _ => {
                         let base = toks[0].0;
-                        let terms = toks.into_iter().map(|(p, t)| (p - base, Term::from_field_text(field, &t))).collect();
+                        let terms = toks
+                            .into_iter()
+                            .map(|(p, t)| (p - base, Term::from_field_text(field, &t)))
+                            .collect();
                         Some(Box::new(PhraseQuery::new_with_offset(terms)))
                     }
                 }
@@ -370,30 +437,42 @@ impl SearchIndex {
 
     fn raw_query(&self, field: Field, value: &Value) -> Box<dyn Query> {
         match value {
-            Value::Prefix(p) => match RegexQuery::from_pattern(&format!("{}.*", regex_escape(&p.to_lowercase())), field) {
+            Value::Prefix(p) => match RegexQuery::from_pattern(
+                &format!("{}.*", regex_escape(&p.to_lowercase())),
+                field,
+            ) {
                 Ok(q) => Box::new(q),
                 Err(_) => Box::new(EmptyQuery),
             },
-            Value::Word(s) | Value::Phrase(s) => {
-                Box::new(TermQuery::new(Term::from_field_text(field, &s.to_lowercase()), IndexRecordOption::Basic))
-            }
+            Value::Word(s) | Value::Phrase(s) => Box::new(TermQuery::new(
+                Term::from_field_text(field, &s.to_lowercase()),
+                IndexRecordOption::Basic,
+            )),
         }
     }
 
     fn any_of(&self, targets: &[(Field, &str, bool)], value: &Value) -> Box<dyn Query> {
-        let parts: Vec<Box<dyn Query>> =
-            targets.iter().filter_map(|(f, a, pos)| self.text_query(*f, a, value, *pos)).collect();
+        let parts: Vec<Box<dyn Query>> = targets
+            .iter()
+            .filter_map(|(f, a, pos)| self.text_query(*f, a, value, *pos))
+            .collect();
         match parts.len() {
             0 => Box::new(EmptyQuery),
-            1 => parts.into_iter().next().unwrap_or_else(|| Box::new(EmptyQuery)),
-            _ => Box::new(BooleanQuery::new(parts.into_iter().map(|q| (Occur::Should, q)).collect())),
+            1 => parts
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| Box::new(EmptyQuery)),
+            _ => Box::new(BooleanQuery::new(
+                parts.into_iter().map(|q| (Occur::Should, q)).collect(),
+            )),
         }
     }
 
     fn term(&self, field: Option<QField>, value: &Value) -> Box<dyn Query> {
         let f = &self.fields;
         let stemmed_names: Vec<String> = f.stemmed.iter().map(|(c, _)| stemmed_name(c)).collect();
-        let mut body_targets: Vec<(Field, &str, bool)> = vec![(f.body, NEUTRAL, true), (f.body_cjk, CJK, true)];
+        let mut body_targets: Vec<(Field, &str, bool)> =
+            vec![(f.body, NEUTRAL, true), (f.body_cjk, CJK, true)];
         // Stemmed fields have no positions: they serve single words, phrases use the others.
         for ((_, field), name) in f.stemmed.iter().zip(&stemmed_names) {
             body_targets.push((*field, name.as_str(), false));
@@ -424,7 +503,9 @@ impl SearchIndex {
             Some(QField::Thread) => self.raw_query(f.thread, value),
             Some(QField::Native) => {
                 let v = match value {
-                    Value::Word(s) => Value::Word(s.trim_start_matches('<').trim_end_matches('>').to_string()),
+                    Value::Word(s) => {
+                        Value::Word(s.trim_start_matches('<').trim_end_matches('>').to_string())
+                    }
                     other => other.clone(),
                 };
                 self.raw_query(f.native, &v)
@@ -447,8 +528,12 @@ impl SearchIndex {
             Node::All => Box::new(AllQuery),
             Node::Term { field, value } => self.term(*field, value),
             Node::DateRange { from, to } => {
-                let lo = from.map(|t| Bound::Included(Term::from_field_i64(self.fields.date, t))).unwrap_or(Bound::Unbounded);
-                let hi = to.map(|t| Bound::Excluded(Term::from_field_i64(self.fields.date, t))).unwrap_or(Bound::Unbounded);
+                let lo = from
+                    .map(|t| Bound::Included(Term::from_field_i64(self.fields.date, t)))
+                    .unwrap_or(Bound::Unbounded);
+                let hi = to
+                    .map(|t| Bound::Excluded(Term::from_field_i64(self.fields.date, t)))
+                    .unwrap_or(Bound::Unbounded);
                 if lo == Bound::Unbounded && hi == Bound::Unbounded {
                     // "any date": items that have one.
                     Box::new(RangeQuery::new(
@@ -500,26 +585,56 @@ impl SearchIndex {
         let fields = self.fields.clone();
         with_timeout(opts.timeout, move || {
             let total = searcher.search(&query, &Count)?;
-            let limit = opts.limit.unwrap_or(total.saturating_sub(opts.offset)).max(1);
+            let limit = opts
+                .limit
+                .unwrap_or(total.saturating_sub(opts.offset))
+                .max(1);
             let addrs: Vec<(f32, DocAddress)> = match opts.sort {
-                Sort::Relevance => searcher.search(&query, &TopDocs::with_limit(limit).and_offset(opts.offset).order_by_score())?,
+                Sort::Relevance => searcher.search(
+                    &query,
+                    &TopDocs::with_limit(limit)
+                        .and_offset(opts.offset)
+                        .order_by_score(),
+                )?,
                 Sort::DateAsc | Sort::DateDesc => {
-                    let order = if opts.sort == Sort::DateAsc { Order::Asc } else { Order::Desc };
-                    let c = TopDocs::with_limit(limit).and_offset(opts.offset).order_by_fast_field::<i64>("date", order);
-                    searcher.search(&query, &c)?.into_iter().map(|(_, a)| (0.0, a)).collect()
+                    let order = if opts.sort == Sort::DateAsc {
+                        Order::Asc
+                    } else {
+                        Order::Desc
+                    };
+                    let c = TopDocs::with_limit(limit)
+                        .and_offset(opts.offset)
+                        .order_by_fast_field::<i64>("date", order);
+                    searcher
+                        .search(&query, &c)?
+                        .into_iter()
+                        .map(|(_, a)| (0.0, a))
+                        .collect()
                 }
             };
             let mut hits = Vec::with_capacity(addrs.len());
             for (score, addr) in addrs {
                 let doc: TantivyDocument = searcher.doc(addr)?;
-                let id = doc.get_first(fields.id).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+                let id = doc
+                    .get_first(fields.id)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string();
                 hits.push(Hit { id, score });
             }
             if opts.limit == Some(0) {
                 hits.clear();
             }
-            let facets = if opts.facets { Some(facets(&searcher, &query)?) } else { None };
-            Ok(SearchResults { total, hits, facets })
+            let facets = if opts.facets {
+                Some(facets(&searcher, &query)?)
+            } else {
+                None
+            };
+            Ok(SearchResults {
+                total,
+                hits,
+                facets,
+            })
         })
     }
 
@@ -545,7 +660,10 @@ impl SearchIndex {
         generator.set_max_num_chars(200);
         let mut subject = SnippetGenerator::create(&searcher, &*q.query, self.fields.subject)?;
         subject.set_max_num_chars(200);
-        Ok(Snippets { body: generator, subject })
+        Ok(Snippets {
+            body: generator,
+            subject,
+        })
     }
 }
 
@@ -565,13 +683,22 @@ impl Snippets {
             return s.to_html();
         }
         // No hit in the body text: its opening words.
-        let start: String = body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect();
+        let start: String = body
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(200)
+            .collect();
         html_escape(&start)
     }
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn regex_escape(s: &str) -> String {
@@ -587,7 +714,10 @@ fn regex_escape(s: &str) -> String {
     out
 }
 
-fn facets(searcher: &tantivy::Searcher, query: &dyn Query) -> Result<BTreeMap<String, Vec<FacetCount>>> {
+fn facets(
+    searcher: &tantivy::Searcher,
+    query: &dyn Query,
+) -> Result<BTreeMap<String, Vec<FacetCount>>> {
     let req = serde_json::json!({
         "sender": {"terms": {"field": "from_addr", "size": 20}},
         "month": {"terms": {"field": "month", "size": 2000, "order": {"_key": "asc"}}},
@@ -595,7 +725,8 @@ fn facets(searcher: &tantivy::Searcher, query: &dyn Query) -> Result<BTreeMap<St
         "lang": {"terms": {"field": "lang", "size": 50}},
         "dkim": {"terms": {"field": "dkim", "size": 20}},
     });
-    let aggs: Aggregations = serde_json::from_value(req).map_err(|e| Error::Internal(e.to_string()))?;
+    let aggs: Aggregations =
+        serde_json::from_value(req).map_err(|e| Error::Internal(e.to_string()))?;
     let collector = AggregationCollector::from_aggs(aggs, Default::default());
     let res = searcher.search(query, &collector)?;
     let v = serde_json::to_value(res).map_err(|e| Error::Internal(e.to_string()))?;
@@ -607,7 +738,10 @@ fn facets(searcher: &tantivy::Searcher, query: &dyn Query) -> Result<BTreeMap<St
             buckets
                 .iter()
                 .map(|b| FacetCount {
-                    value: b["key"].as_str().map(str::to_string).unwrap_or_else(|| b["key"].to_string()),
+                    value: b["key"]
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| b["key"].to_string()),
                     count: b["doc_count"].as_u64().unwrap_or(0),
                 })
                 .collect(),
@@ -618,7 +752,10 @@ fn facets(searcher: &tantivy::Searcher, query: &dyn Query) -> Result<BTreeMap<St
 
 /// Runs `f` on its own thread and gives up waiting after `timeout` (the query is bounded; the
 /// thread finishes in the background).
-fn with_timeout<T: Send + 'static>(timeout: Duration, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+fn with_timeout<T: Send + 'static>(
+    timeout: Duration,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(f());

@@ -5,8 +5,8 @@
 //! it): `catch_up` indexes what is missing by re-deriving documents from raw blobs, and `reindex`
 //! rebuilds everything the same way.
 
-use crate::email::{AttachmentBytes, parse_email};
 use crate::Result;
+use crate::email::{AttachmentBytes, parse_email};
 use rayon::prelude::*;
 use trove_index::{IndexDoc, SearchIndex};
 use trove_model::{AddressRole, EmailRecord, ItemId, Kind};
@@ -18,14 +18,17 @@ const MAX_ATTACHMENT_TEXT: usize = 1 << 20;
 /// The index document of an email, from its parsed record and attachment bytes.
 pub fn email_doc(id: &ItemId, record: &EmailRecord, attachments: &[AttachmentBytes]) -> IndexDoc {
     let role = |r: AddressRole| record.mailboxes(r).cloned().collect::<Vec<_>>();
-    let mut from = role(AddressRole::From);
-    from.extend(role(AddressRole::Sender));
+    let mut other_participants = role(AddressRole::Sender);
+    other_participants.extend(role(AddressRole::ReplyTo));
     let mut attachment_text = String::new();
     for a in attachments {
         let textual = a.mime_type.starts_with("text/")
             || a.filename.as_deref().is_some_and(|n| {
                 let n = n.to_ascii_lowercase();
-                n.ends_with(".txt") || n.ends_with(".csv") || n.ends_with(".patch") || n.ends_with(".diff")
+                n.ends_with(".txt")
+                    || n.ends_with(".csv")
+                    || n.ends_with(".patch")
+                    || n.ends_with(".diff")
             });
         if textual {
             let bytes = &a.bytes[..a.bytes.len().min(MAX_ATTACHMENT_TEXT)];
@@ -37,14 +40,18 @@ pub fn email_doc(id: &ItemId, record: &EmailRecord, attachments: &[AttachmentByt
         id: id.to_string(),
         kind: Kind::Email.as_str().to_string(),
         date: record.date.utc,
-        from,
+        from: role(AddressRole::From),
+        other_participants,
         to: role(AddressRole::To),
         cc: role(AddressRole::Cc),
         bcc: role(AddressRole::Bcc),
         subject: record.subject.clone().unwrap_or_default(),
         body: record.body_text.clone(),
         attachment_text,
-        filenames: attachments.iter().filter_map(|a| a.filename.clone()).collect(),
+        filenames: attachments
+            .iter()
+            .filter_map(|a| a.filename.clone())
+            .collect(),
         native_id: record.message_id.clone(),
         has_attachment: !record.attachments.is_empty() || !attachments.is_empty(),
         ..Default::default()
@@ -58,21 +65,36 @@ fn doc_from_archive(archive: &Archive, item: &ItemRow) -> Result<IndexDoc> {
     let raw = archive.blobs.get(&item.raw_sha256)?;
     let limits = &archive.settings.limits;
     let complete = raw.len() as u64 <= limits.max_in_memory_bytes;
-    let head = if complete { &raw[..] } else { &raw[..raw.len().min(crate::detect::HEAD_LEN)] };
-    Ok(match parse_email(head, complete, raw.len() as u64, limits) {
-        Ok(p) => {
-            let mut record = p.record;
-            record.attachments = vec![];
-            let mut d = email_doc(&item.id, &record, &p.attachments);
-            d.has_attachment = item.attachment_count > 0;
-            d
-        }
-        Err(_) => IndexDoc { id: item.id.to_string(), kind: item.kind.clone(), date: item.date_utc, ..Default::default() },
-    })
+    let head = if complete {
+        &raw[..]
+    } else {
+        &raw[..raw.len().min(crate::detect::HEAD_LEN)]
+    };
+    Ok(
+        match parse_email(head, complete, raw.len() as u64, limits) {
+            Ok(p) => {
+                let mut record = p.record;
+                record.attachments = vec![];
+                let mut d = email_doc(&item.id, &record, &p.attachments);
+                d.has_attachment = item.attachment_count > 0;
+                d
+            }
+            Err(_) => IndexDoc {
+                id: item.id.to_string(),
+                kind: item.kind.clone(),
+                date: item.date_utc,
+                ..Default::default()
+            },
+        },
+    )
 }
 
 fn sources(catalog: &Catalog, item: &ItemRow) -> Result<Vec<String>> {
-    Ok(catalog.provenance(&item.raw_sha256)?.into_iter().map(|p| p.path).collect())
+    Ok(catalog
+        .provenance(&item.raw_sha256)?
+        .into_iter()
+        .map(|p| p.path)
+        .collect())
 }
 
 /// Indexes every catalog item the index does not cover yet. Returns how many were added.
@@ -89,7 +111,10 @@ pub fn catch_up(archive: &Archive, catalog: &Catalog, index: &SearchIndex) -> Re
         let page = catalog.items_after(after, 512)?;
         let Some(last) = page.last() else { break };
         after = last.seq;
-        let docs: Vec<Result<IndexDoc>> = page.par_iter().map(|it| doc_from_archive(archive, it)).collect();
+        let docs: Vec<Result<IndexDoc>> = page
+            .par_iter()
+            .map(|it| doc_from_archive(archive, it))
+            .collect();
         for (doc, it) in docs.into_iter().zip(page.iter()) {
             let mut doc = doc?;
             doc.sources = sources(catalog, it)?;

@@ -21,8 +21,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
-use trove_model::{AttachmentMeta, EmailRecord, Finding, Kind, Provenance, Sha256Hash};
 use trove_index::{IndexDoc, SearchIndex};
+use trove_model::{AttachmentMeta, EmailRecord, Finding, Kind, Provenance, Sha256Hash};
 use trove_store::{Archive, BlobStore, Catalog, Limits, NewItem, Recorded, WriterLock};
 
 /// Units per batch, and raw bytes per batch: the unit of parallel work and of one transaction.
@@ -195,7 +195,15 @@ pub fn ingest(
         let mut result = Ok(());
         for batch in rx_done {
             let written = batch.and_then(|b| {
-                write_batch(&mut catalog, archive, run, b, &mut summary, progress, &mut index_writer)
+                write_batch(
+                    &mut catalog,
+                    archive,
+                    run,
+                    b,
+                    &mut summary,
+                    progress,
+                    &mut index_writer,
+                )
             });
             if let Err(e) = written {
                 result = Err(e);
@@ -395,7 +403,11 @@ fn write_batch(
                 index.add(&doc)?;
             }
             None => {
-                doc.sources = catalog.provenance(&sha)?.into_iter().map(|p| p.path).collect();
+                doc.sources = catalog
+                    .provenance(&sha)?
+                    .into_iter()
+                    .map(|p| p.path)
+                    .collect();
                 index.upsert(&doc)?;
             }
         }

@@ -336,7 +336,9 @@ impl Catalog {
                 "SELECT {ITEM_COLUMNS} FROM items WHERE seq > ?1 ORDER BY seq LIMIT ?2"
             ))
             .map_err(Error::sql)?;
-        let rows = stmt.query_map(params![seq, limit as i64], item_from_row).map_err(Error::sql)?;
+        let rows = stmt
+            .query_map(params![seq, limit as i64], item_from_row)
+            .map_err(Error::sql)?;
         rows.collect::<rusqlite::Result<_>>().map_err(Error::sql)
     }
 
