@@ -398,11 +398,13 @@ pub fn run(dir: &Path, json: bool) -> Result<ExitCode> {
     );
     println!("  trove --archive {a} raw ID | sha256sum   # the exact original bytes");
     println!("  trove --archive {a} quarantine       # what was skipped, and why");
+    println!("  trove --archive {a} search 'élection'   # French stemming and accents");
+    println!("  trove --archive {a} search 'from:openvault.example' --json");
     println!();
     println!(
         "Two messages in it are DKIM-signed with test keys (see {a}/keys/demo-dkim.zone); one of\n\
-         them also appears as a tampered copy in the zip. The search index, DKIM verdicts, proofs\n\
-         and the web UI arrive with their issues."
+         them also appears as a tampered copy in the zip. DKIM verdicts, proofs and the web UI\n\
+         arrive with their issues."
     );
     Ok(ExitCode::SUCCESS)
 }
