@@ -95,9 +95,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let n = trove_ingest::indexing::reindex(&archive, &lock)?;
             let secs = started.elapsed().as_secs_f64();
             if json {
-                println!("{}", json!({"indexed": n, "seconds": secs}));
+                outln!("{}", json!({"indexed": n, "seconds": secs}));
             } else {
-                println!("reindexed {n} items in {secs:.1}s");
+                outln!("reindexed {n} items in {secs:.1}s");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -112,13 +112,13 @@ fn init(dir: &Path, name: Option<String>, json: bool) -> Result<ExitCode> {
     });
     Archive::init(dir, &name)?;
     if json {
-        println!(
+        outln!(
             "{}",
             json!({"archive": dir.display().to_string(), "name": name})
         );
     } else {
-        println!("created archive {} ({name})", dir.display());
-        println!("next: trove --archive {} ingest PATH...", dir.display());
+        outln!("created archive {} ({name})", dir.display());
+        outln!("next: trove --archive {} ingest PATH...", dir.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -182,40 +182,41 @@ pub fn ingest(
 
 fn print_summary(s: &Summary, json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string(s)?);
+        outln!("{}", serde_json::to_string(s)?);
         return Ok(());
     }
-    println!(
+    outln!(
         "read {} files ({:.1} MB) in {:.1}s: {:.0} messages/s",
         s.files,
         s.bytes_read as f64 / 1e6,
         s.seconds,
         s.messages_per_second
     );
-    println!("  new items     {}", s.items_new);
-    println!(
+    outln!("  new items     {}", s.items_new);
+    outln!(
         "  duplicates    {}  (same bytes found in another place)",
         s.duplicates
     );
     if s.unchanged > 0 || s.unchanged_files > 0 {
-        println!(
+        outln!(
             "  unchanged     {} messages, {} files  (already in the archive)",
-            s.unchanged, s.unchanged_files
+            s.unchanged,
+            s.unchanged_files
         );
     }
-    println!(
+    outln!(
         "  quarantined   {}  (stored, not read as messages)",
         s.quarantined
     );
-    println!("  skipped       {}  (not messages)", s.skipped);
+    outln!("  skipped       {}  (not messages)", s.skipped);
     if !s.problems.is_empty() {
-        println!("problems (all of them: trove quarantine):");
+        outln!("problems (all of them: trove quarantine):");
         for p in s.problems.iter().take(20) {
             let off = p.offset.map(|o| format!(" @{o}")).unwrap_or_default();
-            println!("  {} {}{}: {}", p.state, p.path, off, p.reason);
+            outln!("  {} {}{}: {}", p.state, p.path, off, p.reason);
         }
         if s.problems.len() > 20 {
-            println!("  … and {} more", s.problems.len() - 20);
+            outln!("  … and {} more", s.problems.len() - 20);
         }
     }
     Ok(())
@@ -228,25 +229,25 @@ fn stats(archive: &Archive, json: bool) -> Result<ExitCode> {
         let mut v = serde_json::to_value(&s)?;
         v["archive"] = json!(archive.root.display().to_string());
         v["name"] = json!(archive.settings.name);
-        println!("{v}");
+        outln!("{v}");
     } else {
-        println!(
+        outln!(
             "archive      {} ({})",
             archive.root.display(),
             archive.settings.name
         );
-        println!("items        {}", s.items);
+        outln!("items        {}", s.items);
         for (k, n) in &s.by_kind {
-            println!("  {k:<10} {n}");
+            outln!("  {k:<10} {n}");
         }
-        println!("quarantined  {}", s.quarantined);
-        println!("skipped      {}", s.skipped);
-        println!("attachments  {}", s.attachments);
-        println!("raw size     {:.1} MB", s.raw_bytes as f64 / 1e6);
+        outln!("quarantined  {}", s.quarantined);
+        outln!("skipped      {}", s.skipped);
+        outln!("attachments  {}", s.attachments);
+        outln!("raw size     {:.1} MB", s.raw_bytes as f64 / 1e6);
         if let (Some(a), Some(b)) = (&s.first_date, &s.last_date) {
-            println!("dates        {a} … {b}");
+            outln!("dates        {a} … {b}");
         }
-        println!("ingest runs  {}", s.runs);
+        outln!("ingest runs  {}", s.runs);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -315,8 +316,7 @@ fn item_json(cat: &Catalog, archive: &Archive, it: &ItemRow) -> Result<Value> {
             .map(|(_, m)| mailbox_json(m))
             .collect()
     };
-    let raw = archive.blobs.get(&it.raw_sha256)?;
-    let body = trove_ingest::parse_email(&raw, true, raw.len() as u64, &archive.settings.limits)
+    let body = trove_ingest::indexing::reparse(archive, it)?
         .map(|p| p.record.body_text)
         .unwrap_or_default();
     Ok(json!({
@@ -350,19 +350,19 @@ fn show(archive: &Archive, id: &str, json: bool) -> Result<ExitCode> {
     let it = cat.find_item(id)?;
     let v = item_json(&cat, archive, &it)?;
     if json {
-        println!("{v}");
+        outln!("{v}");
         return Ok(ExitCode::SUCCESS);
     }
     let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
-    println!("id          {}", s("id"));
-    println!("kind        {}", s("kind"));
+    outln!("id          {}", s("id"));
+    outln!("kind        {}", s("kind"));
     let date = match (&it.date_rfc3339(), &it.date_raw) {
         (Some(d), Some(r)) => format!("{d}  (as written: {r})"),
         (None, Some(r)) => format!("(unparseable: {r})"),
         (Some(d), None) => d.clone(),
         (None, None) => "(none)".into(),
     };
-    println!("date        {date}");
+    outln!("date        {date}");
     let addrs = cat.addresses(it.seq)?;
     for role in AddressRole::ALL {
         let list: Vec<String> = addrs
@@ -371,19 +371,19 @@ fn show(archive: &Archive, id: &str, json: bool) -> Result<ExitCode> {
             .map(|(_, m)| m.display())
             .collect();
         if !list.is_empty() {
-            println!("{:<11} {}", role.as_str(), list.join(", "));
+            outln!("{:<11} {}", role.as_str(), list.join(", "));
         }
     }
-    println!("subject     {}", s("subject"));
+    outln!("subject     {}", s("subject"));
     if let Some(m) = &it.native_id {
-        println!("message-id  {m}");
+        outln!("message-id  {m}");
     }
-    println!("raw sha256  {}  ({} bytes)", it.raw_sha256, it.size);
+    outln!("raw sha256  {}  ({} bytes)", it.raw_sha256, it.size);
     let atts = cat.attachments(it.seq)?;
     if !atts.is_empty() {
-        println!("attachments");
+        outln!("attachments");
         for a in atts {
-            println!(
+            outln!(
                 "  {}  {}  {} bytes  sha256 {}",
                 a.filename.as_deref().unwrap_or("(unnamed)"),
                 a.mime_type,
@@ -392,20 +392,20 @@ fn show(archive: &Archive, id: &str, json: bool) -> Result<ExitCode> {
             );
         }
     }
-    println!("found at");
+    outln!("found at");
     for p in cat.provenance(&it.raw_sha256)? {
         let off = p.offset.map(|o| format!(" @ byte {o}")).unwrap_or_default();
         let flags = p.flags.map(|f| format!(" [flags {f}]")).unwrap_or_default();
-        println!("  {}{off} ({}){flags}", p.path, p.format);
+        outln!("  {}{off} ({}){flags}", p.path, p.format);
     }
     if !it.findings.is_empty() {
-        println!("findings");
+        outln!("findings");
         for f in &it.findings {
-            println!("  {}: {}", f.code, f.detail);
+            outln!("  {}: {}", f.code, f.detail);
         }
     }
-    println!();
-    println!("{}", s("body_text"));
+    outln!();
+    outln!("{}", s("body_text"));
     Ok(ExitCode::SUCCESS)
 }
 

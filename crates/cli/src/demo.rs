@@ -378,30 +378,32 @@ pub fn run(dir: &Path, json: bool) -> Result<ExitCode> {
     let summary = crate::commands::ingest(&archive, vec![src], false, false, true)?;
     let a = dir.display();
     if json {
-        println!(
+        outln!(
             "{}",
             json!({"archive": dir.display().to_string(), "ingest": summary})
         );
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "Built a demo archive in {a}: {} messages from an mbox, a maildir and a zip; {} duplicate, \
          {} skipped.",
-        summary.items_new, summary.duplicates, summary.skipped
+        summary.items_new,
+        summary.duplicates,
+        summary.skipped
     );
-    println!();
-    println!("Try:");
-    println!("  trove --archive {a} stats");
-    println!("  trove --archive {a} ls");
-    println!(
+    outln!();
+    outln!("Try:");
+    outln!("  trove --archive {a} stats");
+    outln!("  trove --archive {a} ls");
+    outln!(
         "  trove --archive {a} show ID          # headers, body, attachments, where it was found"
     );
-    println!("  trove --archive {a} raw ID | sha256sum   # the exact original bytes");
-    println!("  trove --archive {a} quarantine       # what was skipped, and why");
-    println!("  trove --archive {a} search 'élection'   # French stemming and accents");
-    println!("  trove --archive {a} search 'from:openvault.example' --json");
-    println!();
-    println!(
+    outln!("  trove --archive {a} raw ID | sha256sum   # the exact original bytes");
+    outln!("  trove --archive {a} quarantine       # what was skipped, and why");
+    outln!("  trove --archive {a} search 'élection'   # French stemming and accents");
+    outln!("  trove --archive {a} search 'from:openvault.example' --json");
+    outln!();
+    outln!(
         "Two messages in it are DKIM-signed with test keys (see {a}/keys/demo-dkim.zone); one of\n\
          them also appears as a tampered copy in the zip. DKIM verdicts, proofs and the web UI\n\
          arrive with their issues."

@@ -1,6 +1,20 @@
 //! `trove`: the command-line face of the archive. A thin layer: argument parsing, output
 //! formatting, progress bars and exit codes; the work lives in the library crates.
 
+/// `println!` that ends the process quietly when stdout is closed (e.g. `trove ls | head`),
+/// instead of panicking on the broken pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
 mod commands;
 mod demo;
 mod search;

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use std::process::ExitCode;
 use std::time::Duration;
 use trove_index::{SearchIndex, SearchOptions, Sort};
-use trove_store::{Archive, BlobStore};
+use trove_store::Archive;
 
 pub const QUERY_HELP: &str = "\
 QUERY LANGUAGE (full reference: docs/query-language.md)
@@ -55,7 +55,7 @@ pub fn run(archive: &Archive, query: &str, o: &Options, json: bool) -> Result<Ex
     let timeout = Duration::from_millis(o.timeout_ms);
     if o.count {
         let n = index.count(&compiled, timeout)?;
-        println!("{n}");
+        outln!("{n}");
         return Ok(ExitCode::SUCCESS);
     }
     let sort = match o.sort.as_str() {
@@ -72,16 +72,10 @@ pub fn run(archive: &Archive, query: &str, o: &Options, json: bool) -> Result<Ex
     };
     let res = index.search(&compiled, &opts)?;
     let snippets = index.snippets(&compiled)?;
-    let limits = &archive.settings.limits;
     let mut hits = Vec::with_capacity(res.hits.len());
     for h in &res.hits {
         let it = catalog.find_item(&h.id)?;
-        let body = archive
-            .blobs
-            .get(&it.raw_sha256)
-            .ok()
-            .filter(|raw| raw.len() as u64 <= limits.max_parse_bytes)
-            .and_then(|raw| trove_ingest::parse_email(&raw, true, raw.len() as u64, limits).ok())
+        let body = trove_ingest::indexing::reparse(archive, &it)?
             .map(|p| p.record.body_text)
             .unwrap_or_default();
         let subject = it.subject.clone().unwrap_or_default();
@@ -101,21 +95,21 @@ pub fn run(archive: &Archive, query: &str, o: &Options, json: bool) -> Result<Ex
         if let Some(f) = &res.facets {
             v["facets"] = serde_json::to_value(f)?;
         }
-        println!("{v}");
+        outln!("{v}");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{} results", res.total);
+    outln!("{} results", res.total);
     for h in &hits {
         let s = |v: &Value| v.as_str().unwrap_or("").to_string();
-        println!();
-        println!(
+        outln!();
+        outln!(
             "{}  {}  {}",
             s(&h["id"]),
             s(&h["date"]),
             h["from_name"].as_str().or(h["from"].as_str()).unwrap_or("")
         );
-        println!("  {}", s(&h["subject"]));
-        println!("  {}", terminal_snippet(&s(&h["snippet"])));
+        outln!("  {}", s(&h["subject"]));
+        outln!("  {}", terminal_snippet(&s(&h["snippet"])));
     }
     if let Some(f) = &res.facets {
         for (name, counts) in f {
@@ -124,7 +118,7 @@ pub fn run(archive: &Archive, query: &str, o: &Options, json: bool) -> Result<Ex
                 .map(|c| format!("{} ({})", c.value, c.count))
                 .collect();
             if !list.is_empty() {
-                println!("\n{name}: {}", list.join(", "));
+                outln!("\n{name}: {}", list.join(", "));
             }
         }
     }

@@ -58,7 +58,7 @@ pub struct IndexDoc {
 impl IndexDoc {
     /// Detects the language from subject and body (call once, in the parallel stage).
     pub fn detect_language(&mut self) {
-        let sample = format!("{}\n{}", self.subject, truncate(&self.body, 8000));
+        let sample = format!("{}\n{}", self.subject, truncate(&self.body, 2000));
         self.lang = analysis::detect_language(&sample);
     }
 }
@@ -187,7 +187,10 @@ impl Fields {
         let body = truncate(&d.body, MAX_INDEXED_BODY);
         doc.add_text(self.body, body);
         let all_text = format!("{}\n{}", d.subject, body);
-        doc.add_text(self.body_cjk, &all_text);
+        // Most mail has no CJK text: skip the bigram pass entirely for it.
+        if analysis::contains_cjk(&all_text) {
+            doc.add_text(self.body_cjk, &all_text);
+        }
         if let Some(lang) = &d.lang {
             doc.add_text(self.lang, lang);
             if let Some((_, f)) = self.stemmed.iter().find(|(c, _)| c == lang) {
@@ -354,7 +357,7 @@ impl SearchIndex {
 
     /// A writer with a bounded heap (one writer per index; the archive lock guarantees it).
     pub fn writer(&self) -> Result<Writer<'_>> {
-        let inner = self.index.writer_with_num_threads(2, 96 << 20)?;
+        let inner = self.index.writer_with_num_threads(1, 128 << 20)?;
         Ok(Writer {
             inner,
             fields: &self.fields,

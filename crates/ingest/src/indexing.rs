@@ -60,33 +60,43 @@ pub fn email_doc(id: &ItemId, record: &EmailRecord, attachments: &[AttachmentByt
     doc
 }
 
+/// Parses an archived email again from its raw blob, reading only the head of a message too large
+/// to parse whole (as ingest did), so memory stays bounded.
+pub fn reparse(archive: &Archive, item: &ItemRow) -> Result<Option<crate::ParsedEmail>> {
+    use std::io::Read;
+    let limits = &archive.settings.limits;
+    let complete = item.size <= limits.max_in_memory_bytes;
+    let mut raw = Vec::new();
+    let reader = archive.blobs.open(&item.raw_sha256)?;
+    let cap = if complete {
+        item.size
+    } else {
+        crate::detect::HEAD_LEN as u64
+    };
+    reader
+        .take(cap)
+        .read_to_end(&mut raw)
+        .map_err(|e| trove_store::Error::io(std::path::Path::new(&item.raw_sha256.to_hex()), e))?;
+    Ok(parse_email(&raw, complete, item.size, limits).ok())
+}
+
 /// Re-derives an item's document from its raw blob and the catalog.
 fn doc_from_archive(archive: &Archive, item: &ItemRow) -> Result<IndexDoc> {
-    let raw = archive.blobs.get(&item.raw_sha256)?;
-    let limits = &archive.settings.limits;
-    let complete = raw.len() as u64 <= limits.max_in_memory_bytes;
-    let head = if complete {
-        &raw[..]
-    } else {
-        &raw[..raw.len().min(crate::detect::HEAD_LEN)]
-    };
-    Ok(
-        match parse_email(head, complete, raw.len() as u64, limits) {
-            Ok(p) => {
-                let mut record = p.record;
-                record.attachments = vec![];
-                let mut d = email_doc(&item.id, &record, &p.attachments);
-                d.has_attachment = item.attachment_count > 0;
-                d
-            }
-            Err(_) => IndexDoc {
-                id: item.id.to_string(),
-                kind: item.kind.clone(),
-                date: item.date_utc,
-                ..Default::default()
-            },
+    Ok(match reparse(archive, item)? {
+        Some(p) => {
+            let mut record = p.record;
+            record.attachments = vec![];
+            let mut d = email_doc(&item.id, &record, &p.attachments);
+            d.has_attachment = item.attachment_count > 0;
+            d
+        }
+        None => IndexDoc {
+            id: item.id.to_string(),
+            kind: item.kind.clone(),
+            date: item.date_utc,
+            ..Default::default()
         },
-    )
+    })
 }
 
 fn sources(catalog: &Catalog, item: &ItemRow) -> Result<Vec<String>> {
