@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 use tantivy::aggregation::AggregationCollector;
 use tantivy::aggregation::agg_req::Aggregations;
-use tantivy::collector::{Count, DocSetCollector, TopDocs};
+use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, Occur, PhraseQuery, Query, RangeQuery, RegexQuery,
     TermQuery,
@@ -310,11 +310,6 @@ impl Writer<'_> {
 
     pub fn add(&mut self, d: &IndexDoc) -> Result<()> {
         self.inner.add_document(self.fields.document(d))?;
-        Ok(())
-    }
-
-    pub fn delete_all(&mut self) -> Result<()> {
-        self.inner.delete_all_documents()?;
         Ok(())
     }
 
@@ -639,20 +634,6 @@ impl SearchIndex {
                 facets,
             })
         })
-    }
-
-    /// Every matching id (unordered), e.g. for export or batch tagging.
-    pub fn all_ids(&self, q: &Compiled) -> Result<Vec<String>> {
-        let searcher = self.reader.searcher();
-        let docs = searcher.search(&q.query, &DocSetCollector)?;
-        let mut out = Vec::with_capacity(docs.len());
-        for addr in docs {
-            let doc: TantivyDocument = searcher.doc(addr)?;
-            if let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_str()) {
-                out.push(id.to_string());
-            }
-        }
-        Ok(out)
     }
 
     /// A snippet maker for this query over body text (terms highlighted as `<b>…</b>`, the rest

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use trove_index::{IndexDoc, SearchIndex};
-use trove_model::{AttachmentMeta, EmailRecord, Finding, Kind, Provenance, Sha256Hash};
+use trove_model::{AttachmentMeta, EmailRecord, Kind, Provenance, Sha256Hash};
 use trove_store::{Archive, BlobStore, Catalog, Limits, NewItem, Recorded, WriterLock};
 
 /// Units per batch, and raw bytes per batch: the unit of parallel work and of one transaction.
@@ -441,9 +441,4 @@ pub fn input_size(inputs: &[PathBuf]) -> u64 {
         .iter()
         .map(|p| std::fs::canonicalize(p).map(|c| walk(&c)).unwrap_or(0))
         .sum()
-}
-
-/// Findings are attached to items; this is the code used when a reader flagged a unit.
-pub fn reader_finding(detail: &str) -> Finding {
-    Finding::new("reader", detail)
 }
