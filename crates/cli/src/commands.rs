@@ -88,6 +88,27 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             };
             crate::search::run(&archive, &query, &opts, json)
         }
+        Command::Actors { action } => {
+            let archive = Archive::open(&cli.archive)?;
+            match action {
+                None => crate::relations::list_actors(&archive, json),
+                Some(crate::ActorsAction::Import { file, wait }) => {
+                    crate::relations::import_actors(&archive, &file, wait, json)
+                }
+                Some(crate::ActorsAction::Merge { a, b, name, wait }) => {
+                    crate::relations::merge_actors(&archive, &a, &b, name, wait, json)
+                }
+            }
+        }
+        Command::Actor { name } => {
+            crate::relations::show_actor(&Archive::open(&cli.archive)?, &name, json)
+        }
+        Command::Thread { id } => {
+            crate::relations::thread(&Archive::open(&cli.archive)?, &id, json)
+        }
+        Command::Conversations => {
+            crate::relations::conversations(&Archive::open(&cli.archive)?, json)
+        }
         Command::Reindex { wait } => {
             let archive = Archive::open(&cli.archive)?;
             let lock = archive.lock(wait)?;
@@ -209,6 +230,22 @@ fn print_summary(s: &Summary, json: bool) -> Result<()> {
         s.quarantined
     );
     outln!("  skipped       {}  (not messages)", s.skipped);
+    if s.evidence > 0 {
+        outln!(
+            "  evidence      {}  (identity records, e.g. X account.js)",
+            s.evidence
+        );
+    }
+    let r = &s.relations;
+    outln!(
+        "  archive now   {} threads, {} conversations, {} actors",
+        r.threads,
+        r.conversations,
+        r.actors
+    );
+    for n in &s.notes {
+        outln!("note: {}: {}", n.path, n.reason);
+    }
     if !s.problems.is_empty() {
         outln!("problems (all of them: trove quarantine):");
         for p in s.problems.iter().take(20) {
@@ -275,6 +312,10 @@ fn ls(archive: &Archive, limit: Option<usize>, with_prov: bool, json: bool) -> R
                 "from": it.from_addr,
                 "subject": it.subject,
                 "size": it.size,
+                "thread": it.thread,
+                "conversation": it.conversation,
+                "conv_seq": it.conv_seq,
+                "findings": it.findings,
             });
             if with_prov {
                 v["provenance"] =
@@ -316,9 +357,23 @@ fn item_json(cat: &Catalog, archive: &Archive, it: &ItemRow) -> Result<Value> {
             .map(|(_, m)| mailbox_json(m))
             .collect()
     };
-    let body = trove_ingest::indexing::reparse(archive, it)?
+    let prov = cat.provenance(&it.raw_sha256)?;
+    let body = trove_ingest::indexing::reparse(archive, it, &prov)?
         .map(|p| p.record.body_text)
         .unwrap_or_default();
+    let conversation = match &it.conversation {
+        Some(c) => {
+            // Two messages either side: enough to read the item in its place.
+            let n = it.conv_seq.unwrap_or(0);
+            let context =
+                crate::relations::conversation_json(cat, archive, c, Some((n - 2, n + 2)))?;
+            let size = cat.conversation(c)?.map(|r| r.size);
+            json!({"id": c, "seq": it.conv_seq, "size": size, "context": context})
+        }
+        None => Value::Null,
+    };
+    let mut details = it.details.clone();
+    let urls = details.remove("urls").unwrap_or(json!([]));
     Ok(json!({
         "id": it.id,
         "kind": it.kind,
@@ -337,9 +392,14 @@ fn item_json(cat: &Catalog, archive: &Archive, it: &ItemRow) -> Result<Value> {
         "reply_to": role(AddressRole::ReplyTo),
         "in_reply_to": it.in_reply_to,
         "references": it.references,
+        "thread": it.thread,
+        "conversation": conversation,
+        "people": crate::relations::people_json(cat, it)?,
+        "urls": urls,
+        "details": details,
         "body_text": body,
         "attachments": cat.attachments(it.seq)?,
-        "provenance": cat.provenance(&it.raw_sha256)?,
+        "provenance": prov,
         "findings": it.findings,
         "ingested_at": it.ingested_at,
     }))
@@ -374,9 +434,35 @@ fn show(archive: &Archive, id: &str, json: bool) -> Result<ExitCode> {
             outln!("{:<11} {}", role.as_str(), list.join(", "));
         }
     }
-    outln!("subject     {}", s("subject"));
+    if it.kind == "email" || it.subject.is_some() {
+        outln!("subject     {}", s("subject"));
+    }
     if let Some(m) = &it.native_id {
-        outln!("message-id  {m}");
+        outln!("native id   {m}");
+    }
+    for (role, people) in v["people"].as_object().into_iter().flatten() {
+        for p in people.as_array().into_iter().flatten() {
+            if let Some(actor) = p["actor"].as_str() {
+                outln!(
+                    "{:<11} {actor}  ({})",
+                    format!("{role} actor"),
+                    p["identity"].as_str().unwrap_or("")
+                );
+            }
+        }
+    }
+    if let Some(urls) = v["urls"].as_array().filter(|u| !u.is_empty()) {
+        outln!("links");
+        for u in urls {
+            let short = u["url"].as_str().unwrap_or("");
+            match u["expanded"].as_str() {
+                Some(e) if e != short => outln!("  {short} → {e}"),
+                _ => outln!("  {short}"),
+            }
+        }
+    }
+    if let Some(t) = &it.thread {
+        outln!("thread      {t}");
     }
     outln!("raw sha256  {}  ({} bytes)", it.raw_sha256, it.size);
     let atts = cat.attachments(it.seq)?;
@@ -406,6 +492,26 @@ fn show(archive: &Archive, id: &str, json: bool) -> Result<ExitCode> {
     }
     outln!();
     outln!("{}", s("body_text"));
+    if let Some(ctx) = v["conversation"]["context"].as_array() {
+        outln!();
+        outln!(
+            "conversation {}  (message {} of {})",
+            v["conversation"]["id"].as_str().unwrap_or(""),
+            v["conversation"]["seq"],
+            v["conversation"]["size"]
+        );
+        for e in ctx {
+            let mark = if e["id"] == v["id"] { ">" } else { " " };
+            let text: String = e["text"].as_str().unwrap_or("").chars().take(100).collect();
+            outln!(
+                "{mark} #{:<4} {}  {}: {}",
+                e["seq"],
+                e["date"].as_str().unwrap_or(""),
+                e["from_name"].as_str().or(e["from"].as_str()).unwrap_or(""),
+                text.replace('\n', " ")
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -17,6 +17,7 @@ macro_rules! outln {
 
 mod commands;
 mod demo;
+mod relations;
 mod search;
 
 use clap::{Parser, Subcommand};
@@ -67,7 +68,8 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
-    /// Read mail from files, directories, mboxes, maildirs and archives (zip, tar, gz, xz, bz2).
+    /// Read mail, DMs and posts: files, directories, mboxes, maildirs, archives (zip, tar, gz, xz,
+    /// bz2), X/Twitter exports, Telegram and WhatsApp exports, JSON Lines.
     ///
     /// Every input ends up as an item, a duplicate reference, a skipped file or a quarantined
     /// record, each with a reason. Rerunning adds nothing; a killed run resumes where it stopped.
@@ -126,7 +128,21 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         timeout_ms: u64,
     },
-    /// Rebuild the search index from the raw blobs and the catalog alone.
+    /// List actors (people and organisations) with their identities, groups and item counts;
+    /// import actor definitions or merge two actors.
+    Actors {
+        #[command(subcommand)]
+        action: Option<ActorsAction>,
+    },
+    /// Show one actor, by name or by any of its identities (`twitter:@handle`, an address...).
+    Actor { name: String },
+    /// Show a thread (email, posts) as a tree, or a DM conversation in sequence order. ID is an
+    /// item id or a conversation id (see `trove conversations`).
+    Thread { id: String },
+    /// List DM and chat conversations: participants, size, first and last message.
+    Conversations,
+    /// Rebuild the search index, threads, conversations and actors from the raw blobs and the
+    /// catalog alone.
     Reindex {
         /// Wait for another writer to finish instead of failing at once.
         #[arg(long)]
@@ -137,6 +153,28 @@ enum Command {
         /// Where to build it.
         #[arg(long, default_value = "./trove-demo")]
         dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ActorsAction {
+    /// Add actor definitions from a TOML file of `[[actor]]` tables (name, identities, groups).
+    Import {
+        file: PathBuf,
+        /// Wait for another writer to finish instead of failing at once.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Merge two actors (each named by name or identity) into one.
+    Merge {
+        a: String,
+        b: String,
+        /// The merged actor's name (default: the first one's).
+        #[arg(long)]
+        name: Option<String>,
+        /// Wait for another writer to finish instead of failing at once.
+        #[arg(long)]
+        wait: bool,
     },
 }
 

@@ -51,7 +51,7 @@ pub fn run(archive: &Archive, query: &str, o: &Options, json: bool) -> Result<Ex
              interrupted); results may be incomplete. `trove reindex` rebuilds it."
         );
     }
-    let compiled = index.compile(&node)?;
+    let compiled = index.compile_with(&node, &crate::relations::CatalogResolver(&catalog))?;
     let timeout = Duration::from_millis(o.timeout_ms);
     if o.count {
         let n = index.count(&compiled, timeout)?;
@@ -75,7 +75,8 @@ pub fn run(archive: &Archive, query: &str, o: &Options, json: bool) -> Result<Ex
     let mut hits = Vec::with_capacity(res.hits.len());
     for h in &res.hits {
         let it = catalog.find_item(&h.id)?;
-        let body = trove_ingest::indexing::reparse(archive, &it)?
+        let prov = catalog.provenance(&it.raw_sha256)?;
+        let body = trove_ingest::indexing::reparse(archive, &it, &prov)?
             .map(|p| p.record.body_text)
             .unwrap_or_default();
         let subject = it.subject.clone().unwrap_or_default();
@@ -108,7 +109,9 @@ pub fn run(archive: &Archive, query: &str, o: &Options, json: bool) -> Result<Ex
             s(&h["date"]),
             h["from_name"].as_str().or(h["from"].as_str()).unwrap_or("")
         );
-        outln!("  {}", s(&h["subject"]));
+        if !s(&h["subject"]).is_empty() {
+            outln!("  {}", s(&h["subject"]));
+        }
         outln!("  {}", terminal_snippet(&s(&h["snippet"])));
     }
     if let Some(f) = &res.facets {

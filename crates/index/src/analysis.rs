@@ -196,7 +196,17 @@ pub fn address_tokens(m: &Mailbox) -> String {
     let mut out: Vec<String> = Vec::new();
     if let Some(addr) = m.normalized_address() {
         out.push(addr.clone());
-        if let Some((local, domain)) = addr.rsplit_once('@') {
+        let identity = trove_model::identity_of_address(&addr);
+        if !identity.starts_with("mailto:") {
+            // `twitter:39344374`, `twitter:@handle`, `phone:+1555…`: the whole identity, the
+            // value, and a handle without its `@`.
+            if let Some((_, value)) = addr.split_once(':') {
+                out.push(value.to_string());
+                if let Some(h) = value.strip_prefix('@') {
+                    out.push(h.to_string());
+                }
+            }
+        } else if let Some((local, domain)) = addr.rsplit_once('@') {
             out.push(local.to_string());
             out.extend(
                 local

@@ -12,8 +12,8 @@ pub mod search;
 
 pub use query::{Node, QueryError, parse};
 pub use search::{
-    Compiled, FacetCount, Hit, IndexDoc, SearchIndex, SearchOptions, SearchResults, Snippets, Sort,
-    Writer,
+    Compiled, FacetCount, Hit, IndexDoc, NoResolver, Resolver, SearchIndex, SearchOptions,
+    SearchResults, Snippets, Sort, Writer,
 };
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -14,7 +14,7 @@ use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, Occur, PhraseQuery, Query, RangeQuery, RegexQuery,
-    TermQuery,
+    TermQuery, TermSetQuery,
 };
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
@@ -240,6 +240,26 @@ pub enum Sort {
     DateDesc,
 }
 
+/// Catalog knowledge a query may need: who an actor is, which items a thread holds.
+pub trait Resolver {
+    /// Addresses (as indexed) of every identity of the actor `name_or_identity` names.
+    fn actor_addresses(&self, name_or_identity: &str) -> Vec<String>;
+    /// Item ids of a thread or conversation.
+    fn members(&self, thread_or_conversation: &str) -> Vec<String>;
+}
+
+/// Knows nothing: queries match literally.
+pub struct NoResolver;
+
+impl Resolver for NoResolver {
+    fn actor_addresses(&self, _: &str) -> Vec<String> {
+        vec![]
+    }
+    fn members(&self, _: &str) -> Vec<String> {
+        vec![]
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct SearchOptions {
     pub offset: usize,
@@ -374,9 +394,16 @@ impl SearchIndex {
         self.reader.searcher().num_docs()
     }
 
+    /// Compiles a query without catalog knowledge (actor names and thread ids stay literal).
     pub fn compile(&self, node: &Node) -> Result<Compiled> {
+        self.compile_with(node, &NoResolver)
+    }
+
+    /// Compiles a query, expanding actor names in `from:`/`to:`/`cc:`/`bcc:`/`participant:` to
+    /// all their identities, and `thread:`/`conversation:` to their items.
+    pub fn compile_with(&self, node: &Node, resolver: &dyn Resolver) -> Result<Compiled> {
         Ok(Compiled {
-            query: self.build(node)?,
+            query: self.build(node, resolver)?,
         })
     }
 
@@ -466,7 +493,50 @@ impl SearchIndex {
         }
     }
 
-    fn term(&self, field: Option<QField>, value: &Value) -> Box<dyn Query> {
+    /// `base` widened to the identities of the actor `value` names, in `field`.
+    fn with_actor(
+        &self,
+        base: Box<dyn Query>,
+        field: Field,
+        value: &Value,
+        r: &dyn Resolver,
+    ) -> Box<dyn Query> {
+        let text = match value {
+            Value::Word(s) | Value::Phrase(s) => s,
+            Value::Prefix(_) => return base,
+        };
+        let addrs = r.actor_addresses(text);
+        if addrs.is_empty() {
+            return base;
+        }
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, base)];
+        for a in addrs {
+            clauses.push((
+                Occur::Should,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(field, &a.to_lowercase()),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        Box::new(BooleanQuery::new(clauses))
+    }
+
+    fn members(&self, value: &Value, r: &dyn Resolver) -> Box<dyn Query> {
+        let key = match value {
+            Value::Word(s) | Value::Phrase(s) => s.trim(),
+            Value::Prefix(_) => return Box::new(EmptyQuery),
+        };
+        let ids = r.members(key);
+        if ids.is_empty() {
+            return self.raw_query(self.fields.thread, value);
+        }
+        Box::new(TermSetQuery::new(ids.iter().map(|id| {
+            Term::from_field_text(self.fields.id, &id.to_lowercase())
+        })))
+    }
+
+    fn term(&self, field: Option<QField>, value: &Value, r: &dyn Resolver) -> Box<dyn Query> {
         let f = &self.fields;
         let stemmed_names: Vec<String> = f.stemmed.iter().map(|(c, _)| stemmed_name(c)).collect();
         let mut body_targets: Vec<(Field, &str, bool)> =
@@ -491,14 +561,33 @@ impl SearchIndex {
             Some(QField::Attachment) => self.any_of(&[(f.attachment, NEUTRAL, true)], value),
             Some(QField::Filename) => self.any_of(&[(f.filename, NEUTRAL, true)], value),
             Some(QField::Source) => self.any_of(&[(f.source, NEUTRAL, true)], value),
-            Some(QField::From) => self.any_of(&[(f.from, ADDRESS, true)], value),
-            Some(QField::To) => self.any_of(&[(f.to, ADDRESS, true)], value),
-            Some(QField::Cc) => self.any_of(&[(f.cc, ADDRESS, true)], value),
-            Some(QField::Bcc) => self.any_of(&[(f.bcc, ADDRESS, true)], value),
-            Some(QField::Participant) => self.any_of(&[(f.participant, ADDRESS, true)], value),
+            Some(QField::From) => self.with_actor(
+                self.any_of(&[(f.from, ADDRESS, true)], value),
+                f.from,
+                value,
+                r,
+            ),
+            Some(QField::To) => {
+                self.with_actor(self.any_of(&[(f.to, ADDRESS, true)], value), f.to, value, r)
+            }
+            Some(QField::Cc) => {
+                self.with_actor(self.any_of(&[(f.cc, ADDRESS, true)], value), f.cc, value, r)
+            }
+            Some(QField::Bcc) => self.with_actor(
+                self.any_of(&[(f.bcc, ADDRESS, true)], value),
+                f.bcc,
+                value,
+                r,
+            ),
+            Some(QField::Participant) => self.with_actor(
+                self.any_of(&[(f.participant, ADDRESS, true)], value),
+                f.participant,
+                value,
+                r,
+            ),
             Some(QField::Kind) => self.raw_query(f.kind, value),
             Some(QField::Lang) => self.raw_query(f.lang, value),
-            Some(QField::Thread) => self.raw_query(f.thread, value),
+            Some(QField::Thread) => self.members(value, r),
             Some(QField::Native) => {
                 let v = match value {
                     Value::Word(s) => {
@@ -521,10 +610,10 @@ impl SearchIndex {
         }
     }
 
-    fn build(&self, node: &Node) -> Result<Box<dyn Query>> {
+    fn build(&self, node: &Node, r: &dyn Resolver) -> Result<Box<dyn Query>> {
         Ok(match node {
             Node::All => Box::new(AllQuery),
-            Node::Term { field, value } => self.term(*field, value),
+            Node::Term { field, value } => self.term(*field, value, r),
             Node::DateRange { from, to } => {
                 let lo = from
                     .map(|t| Bound::Included(Term::from_field_i64(self.fields.date, t)))
@@ -544,14 +633,14 @@ impl SearchIndex {
             }
             Node::Not(inner) => Box::new(BooleanQuery::new(vec![
                 (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
-                (Occur::MustNot, self.build(inner)?),
+                (Occur::MustNot, self.build(inner, r)?),
             ])),
             Node::And(parts) => {
                 let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
                 for p in parts {
                     match p {
-                        Node::Not(inner) => clauses.push((Occur::MustNot, self.build(inner)?)),
-                        other => clauses.push((Occur::Must, self.build(other)?)),
+                        Node::Not(inner) => clauses.push((Occur::MustNot, self.build(inner, r)?)),
+                        other => clauses.push((Occur::Must, self.build(other, r)?)),
                     }
                 }
                 if clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
@@ -562,7 +651,7 @@ impl SearchIndex {
             Node::Or(parts) => {
                 let mut clauses = Vec::new();
                 for p in parts {
-                    clauses.push((Occur::Should, self.build(p)?));
+                    clauses.push((Occur::Should, self.build(p, r)?));
                 }
                 Box::new(BooleanQuery::new(clauses))
             }

@@ -11,6 +11,14 @@ pub enum Detected {
     Tar,
     Mbox,
     Email,
+    /// A file of an X/Twitter data export; the name from `window.YTD.<name>.partN = `.
+    XExport(String),
+    /// A Telegram Desktop `result.json`.
+    Telegram,
+    /// A WhatsApp "Export chat" text file.
+    Whatsapp,
+    /// trove's generic JSON Lines (`docs/jsonl-format.md`).
+    Jsonl,
     /// Not something trove reads; the reason says what it looked like.
     Unknown(String),
 }
@@ -43,7 +51,65 @@ pub fn detect(head: &[u8]) -> Detected {
     if looks_like_header_block(head) {
         return Detected::Email;
     }
+    if let Some(d) = detect_social(head) {
+        return d;
+    }
     Detected::Unknown(describe_unknown(head))
+}
+
+/// The part of a head after a byte-order mark and leading whitespace.
+fn content_start(head: &[u8]) -> &[u8] {
+    head.strip_prefix(b"\xef\xbb\xbf")
+        .unwrap_or(head)
+        .trim_ascii_start()
+}
+
+/// The `<name>` of `window.YTD.<name>.partN = `, if the head starts so.
+pub fn ytd_name(head: &[u8]) -> Option<String> {
+    let rest = content_start(head).strip_prefix(b"window.YTD.")?;
+    let end = rest
+        .iter()
+        .take(128)
+        .position(|&b| b == b'.' || b == b' ' || b == b'=')?;
+    let name = std::str::from_utf8(&rest[..end]).ok()?;
+    (!name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .then(|| name.to_string())
+}
+
+fn detect_social(head: &[u8]) -> Option<Detected> {
+    if let Some(name) = ytd_name(head) {
+        return Some(Detected::XExport(name));
+    }
+    let start = content_start(head);
+    if start.starts_with(b"{") {
+        let text = String::from_utf8_lossy(start);
+        let first_line = start.split(|&b| b == b'\n').next().unwrap_or_default();
+        if crate::social::jsonl::looks_like_record(first_line) {
+            return Some(Detected::Jsonl);
+        }
+        let telegram_chat = text.contains("\"messages\"")
+            && [
+                "\"date_unixtime\"",
+                "\"personal_chat\"",
+                "\"private_group\"",
+                "\"private_supergroup\"",
+                "\"public_supergroup\"",
+                "\"private_channel\"",
+                "\"public_channel\"",
+                "\"saved_messages\"",
+                "\"bot_chat\"",
+            ]
+            .iter()
+            .any(|k| text.contains(k));
+        let telegram_full = text.contains("\"personal_information\"") || text.contains("\"chats\"");
+        if telegram_chat || telegram_full {
+            return Some(Detected::Telegram);
+        }
+    }
+    if crate::social::whatsapp::looks_like_chat(head) {
+        return Some(Detected::Whatsapp);
+    }
+    None
 }
 
 fn describe_unknown(head: &[u8]) -> String {

@@ -1,10 +1,10 @@
-//! From raw RFC 5322 bytes to an [`EmailRecord`] with mail-parser.
+//! From raw RFC 5322 bytes to an [`ItemRecord`] with mail-parser.
 //!
 //! Damaged input yields a record plus findings, not an error. The only refusal is "not a message"
 //! (no header block at all), which the pipeline turns into a quarantine record.
 
 use mail_parser::{Address, HeaderName, HeaderValue, MessageParser, MimeHeaders, PartType};
-use trove_model::{AddressRole, EmailRecord, Finding, Mailbox, Timestamp};
+use trove_model::{AddressRole, Finding, ItemRecord, Mailbox, Timestamp};
 use trove_store::Limits;
 
 /// An attachment's decoded bytes, before they are stored.
@@ -15,7 +15,7 @@ pub struct AttachmentBytes {
 }
 
 pub struct ParsedEmail {
-    pub record: EmailRecord,
+    pub record: ItemRecord,
     pub attachments: Vec<AttachmentBytes>,
 }
 
@@ -69,7 +69,7 @@ pub fn parse_email(
     if msg.headers().is_empty() {
         return Err(NotAMessage("not a message: no header block".into()));
     }
-    let mut rec = EmailRecord::default();
+    let mut rec = ItemRecord::default();
     if hdr_len.is_none() && complete {
         rec.findings.push(Finding::new(
             "no_body",
@@ -86,7 +86,7 @@ pub fn parse_email(
         ));
     }
 
-    rec.message_id = msg
+    rec.native_id = msg
         .message_id()
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty());
@@ -273,7 +273,7 @@ Subject: =?utf-8?b?w6lsZWN0aW9u?=\r\nDate: Wed, 12 Oct 2016 09:46:43 -0400\r\n\
 Message-ID: <abc@x>\r\nIn-Reply-To: <p@x>\r\nReferences: <r@x> <p@x>\r\n\r\nbody\r\n",
         );
         let r = p.record;
-        assert_eq!(r.message_id.as_deref(), Some("abc@x"));
+        assert_eq!(r.native_id.as_deref(), Some("abc@x"));
         assert_eq!(r.subject.as_deref(), Some("élection"));
         assert_eq!(r.date.utc, Some(1_476_280_003));
         assert_eq!(r.date.offset_minutes, Some(-240));

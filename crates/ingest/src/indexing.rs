@@ -7,19 +7,50 @@
 
 use crate::Result;
 use crate::email::{AttachmentBytes, parse_email};
+use crate::social::{self, SocialOutcome};
 use rayon::prelude::*;
 use trove_index::{IndexDoc, SearchIndex};
-use trove_model::{AddressRole, EmailRecord, ItemId, Kind};
+use trove_model::{AddressRole, ItemId, ItemRecord, Provenance, SourceFormat};
 use trove_store::{Archive, BlobStore, Catalog, ItemRow};
 
 /// Text of an attachment indexed in `attachment:` (text types only until extractors land).
 const MAX_ATTACHMENT_TEXT: usize = 1 << 20;
 
-/// The index document of an email, from its parsed record and attachment bytes.
-pub fn email_doc(id: &ItemId, record: &EmailRecord, attachments: &[AttachmentBytes]) -> IndexDoc {
+/// The index document of an item, from its parsed record and attachment bytes.
+pub fn item_doc(id: &ItemId, record: &ItemRecord, attachments: &[AttachmentBytes]) -> IndexDoc {
     let role = |r: AddressRole| record.mailboxes(r).cloned().collect::<Vec<_>>();
     let mut other_participants = role(AddressRole::Sender);
     other_participants.extend(role(AddressRole::ReplyTo));
+    // Mentioned accounts are participants of a post too.
+    for m in record
+        .details
+        .get("mentions")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let handle = m.get("screen_name").and_then(|v| v.as_str());
+        let id = m.get("id").and_then(|v| v.as_str());
+        if let Some(id) = id {
+            other_participants.push(trove_model::Mailbox {
+                name: handle.map(|h| format!("@{h}")),
+                address: Some(format!("twitter:{id}")),
+            });
+        } else if let Some(h) = handle {
+            other_participants.push(trove_model::Mailbox {
+                name: None,
+                address: Some(format!("twitter:@{}", h.to_lowercase())),
+            });
+        }
+    }
+    // Links are searchable by where they lead, not only by their short form.
+    let mut body = record.body_text.clone();
+    for u in &record.urls {
+        for s in [&u.expanded, &u.display].into_iter().flatten() {
+            body.push('\n');
+            body.push_str(s);
+        }
+    }
     let mut attachment_text = String::new();
     for a in attachments {
         let textual = a.mime_type.starts_with("text/")
@@ -38,7 +69,7 @@ pub fn email_doc(id: &ItemId, record: &EmailRecord, attachments: &[AttachmentByt
     }
     let mut doc = IndexDoc {
         id: id.to_string(),
-        kind: Kind::Email.as_str().to_string(),
+        kind: record.kind.as_str().to_string(),
         date: record.date.utc,
         from: role(AddressRole::From),
         other_participants,
@@ -46,13 +77,13 @@ pub fn email_doc(id: &ItemId, record: &EmailRecord, attachments: &[AttachmentByt
         cc: role(AddressRole::Cc),
         bcc: role(AddressRole::Bcc),
         subject: record.subject.clone().unwrap_or_default(),
-        body: record.body_text.clone(),
+        body,
         attachment_text,
         filenames: attachments
             .iter()
             .filter_map(|a| a.filename.clone())
             .collect(),
-        native_id: record.message_id.clone(),
+        native_id: record.native_id.clone(),
         has_attachment: !record.attachments.is_empty() || !attachments.is_empty(),
         ..Default::default()
     };
@@ -60,9 +91,14 @@ pub fn email_doc(id: &ItemId, record: &EmailRecord, attachments: &[AttachmentByt
     doc
 }
 
-/// Parses an archived email again from its raw blob, reading only the head of a message too large
-/// to parse whole (as ingest did), so memory stays bounded.
-pub fn reparse(archive: &Archive, item: &ItemRow) -> Result<Option<crate::ParsedEmail>> {
+/// Parses an archived item again from its raw blob and the context its first provenance
+/// recorded, reading only the head of a message too large to parse whole (as ingest did), so
+/// memory stays bounded.
+pub fn reparse(
+    archive: &Archive,
+    item: &ItemRow,
+    provenance: &[Provenance],
+) -> Result<Option<crate::ParsedEmail>> {
     use std::io::Read;
     let limits = &archive.settings.limits;
     let complete = item.size <= limits.max_in_memory_bytes;
@@ -77,16 +113,31 @@ pub fn reparse(archive: &Archive, item: &ItemRow) -> Result<Option<crate::Parsed
         .take(cap)
         .read_to_end(&mut raw)
         .map_err(|e| trove_store::Error::io(std::path::Path::new(&item.raw_sha256.to_hex()), e))?;
+    if item.kind != "email" {
+        let Some(prov) = provenance.first() else {
+            return Ok(None);
+        };
+        let Some(format) = SourceFormat::parse(&prov.format) else {
+            return Ok(None);
+        };
+        return Ok(match social::parse(format, &raw, &prov.context) {
+            Ok(SocialOutcome::Item(p)) => Some(crate::ParsedEmail {
+                record: p.record,
+                attachments: vec![],
+            }),
+            _ => None,
+        });
+    }
     Ok(parse_email(&raw, complete, item.size, limits).ok())
 }
 
 /// Re-derives an item's document from its raw blob and the catalog.
-fn doc_from_archive(archive: &Archive, item: &ItemRow) -> Result<IndexDoc> {
-    Ok(match reparse(archive, item)? {
+fn doc_from_archive(archive: &Archive, item: &ItemRow, prov: &[Provenance]) -> Result<IndexDoc> {
+    Ok(match reparse(archive, item, prov)? {
         Some(p) => {
             let mut record = p.record;
             record.attachments = vec![];
-            let mut d = email_doc(&item.id, &record, &p.attachments);
+            let mut d = item_doc(&item.id, &record, &p.attachments);
             d.has_attachment = item.attachment_count > 0;
             d
         }
@@ -97,14 +148,6 @@ fn doc_from_archive(archive: &Archive, item: &ItemRow) -> Result<IndexDoc> {
             ..Default::default()
         },
     })
-}
-
-fn sources(catalog: &Catalog, item: &ItemRow) -> Result<Vec<String>> {
-    Ok(catalog
-        .provenance(&item.raw_sha256)?
-        .into_iter()
-        .map(|p| p.path)
-        .collect())
 }
 
 /// Indexes every catalog item the index does not cover yet. Returns how many were added.
@@ -121,13 +164,18 @@ pub fn catch_up(archive: &Archive, catalog: &Catalog, index: &SearchIndex) -> Re
         let page = catalog.items_after(after, 512)?;
         let Some(last) = page.last() else { break };
         after = last.seq;
+        let provs: Vec<Vec<Provenance>> = page
+            .iter()
+            .map(|it| catalog.provenance(&it.raw_sha256))
+            .collect::<trove_store::Result<_>>()?;
         let docs: Vec<Result<IndexDoc>> = page
             .par_iter()
-            .map(|it| doc_from_archive(archive, it))
+            .zip(provs.par_iter())
+            .map(|(it, p)| doc_from_archive(archive, it, p))
             .collect();
-        for (doc, it) in docs.into_iter().zip(page.iter()) {
+        for (doc, p) in docs.into_iter().zip(provs) {
             let mut doc = doc?;
-            doc.sources = sources(catalog, it)?;
+            doc.sources = p.into_iter().map(|p| p.path).collect();
             writer.add(&doc)?;
             added += 1;
         }
@@ -138,9 +186,11 @@ pub fn catch_up(archive: &Archive, catalog: &Catalog, index: &SearchIndex) -> Re
     Ok(added)
 }
 
-/// Rebuilds the index from blobs and catalog alone.
+/// Rebuilds the index and the derived relations (threads, conversations, actors) from blobs and
+/// catalog alone. Returns the number of documents indexed.
 pub fn reindex(archive: &Archive, lock: &trove_store::WriterLock) -> Result<u64> {
-    let catalog = archive.catalog_rw(lock)?;
+    let mut catalog = archive.catalog_rw(lock)?;
+    trove_analyze::rebuild(&mut catalog)?;
     let dir = archive.root.join("index");
     if dir.exists() {
         std::fs::remove_dir_all(&dir).map_err(|e| trove_store::Error::io(&dir, e))?;

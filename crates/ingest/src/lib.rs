@@ -8,8 +8,10 @@ pub mod email;
 pub mod indexing;
 pub mod mbox;
 pub mod pipeline;
+pub mod social;
 pub mod unit;
 pub mod walk;
+mod walk_social;
 
 pub use email::{ParsedEmail, parse_email};
 pub use pipeline::{IngestOptions, IngestProgress, Problem, Summary, ingest, input_size};

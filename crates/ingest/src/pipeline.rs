@@ -11,6 +11,7 @@
 //! stays bounded whatever the corpus size.
 
 use crate::email::{NotAMessage, parse_email};
+use crate::social::{self, SocialOutcome};
 use crate::unit::{Payload, RawUnit};
 use crate::walk::{Cancelled, Event, WalkCounters, Walker};
 use crate::{Error, Result};
@@ -22,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use trove_index::{IndexDoc, SearchIndex};
-use trove_model::{AttachmentMeta, EmailRecord, Kind, Provenance, Sha256Hash};
+use trove_model::{AttachmentMeta, ItemRecord, Provenance, Sha256Hash, SourceFormat};
 use trove_store::{Archive, BlobStore, Catalog, Limits, NewItem, Recorded, WriterLock};
 
 /// Units per batch, and raw bytes per batch: the unit of parallel work and of one transaction.
@@ -70,11 +71,17 @@ pub struct Summary {
     pub unchanged: u64,
     pub skipped: u64,
     pub quarantined: u64,
+    /// Records that are evidence about identities (X `account.js`), not messages.
+    pub evidence: u64,
     pub bytes_read: u64,
     pub seconds: f64,
     pub messages_per_second: f64,
     pub problems: Vec<Problem>,
     pub problems_truncated: bool,
+    /// Things worth knowing that are not problems (e.g. an assumed WhatsApp date order).
+    pub notes: Vec<Problem>,
+    /// Threads, conversations and actors after the run.
+    pub relations: trove_analyze::RebuildSummary,
 }
 
 enum Outcome {
@@ -82,8 +89,19 @@ enum Outcome {
         prov: Provenance,
         sha: Sha256Hash,
         size: u64,
-        record: Box<EmailRecord>,
+        record: Box<ItemRecord>,
         doc: Box<IndexDoc>,
+        /// Identity pairs this record proves (e.g. a mention's handle and id).
+        links: Vec<(String, String)>,
+    },
+    Evidence {
+        prov: Provenance,
+        sha: Sha256Hash,
+        links: Vec<(String, String)>,
+    },
+    Note {
+        path: String,
+        note: String,
     },
     Quarantine {
         prov: Provenance,
@@ -164,6 +182,7 @@ pub fn ingest(
                 counters: walk_counters,
                 emit: &mut emit,
                 exclude: archive_root.into_iter().collect(),
+                x_owners: Default::default(),
             };
             for input in &walk_inputs {
                 if w.walk_input(input).is_err() {
@@ -233,12 +252,17 @@ pub fn ingest(
     outcome?;
     index_writer.commit(catalog.max_seq()?)?;
     index_writer.finish()?;
+    summary.relations = trove_analyze::rebuild(&mut catalog)?;
     let counters = &progress.walk;
     summary.files = counters.files.load(Ordering::Relaxed);
     summary.unchanged_files = counters.unchanged_files.load(Ordering::Relaxed);
     summary.bytes_read = counters.bytes_read.load(Ordering::Relaxed);
     summary.seconds = started.elapsed().as_secs_f64();
-    let units = summary.items_new + summary.duplicates + summary.unchanged + summary.quarantined;
+    let units = summary.items_new
+        + summary.duplicates
+        + summary.unchanged
+        + summary.quarantined
+        + summary.evidence;
     summary.messages_per_second = units as f64 / summary.seconds.max(1e-9);
     let mut stored = summary.clone();
     stored.problems.clear();
@@ -250,6 +274,7 @@ fn process(e: Event, blobs: &dyn BlobStore, limits: &Limits) -> Result<Outcome> 
     let unit = match e {
         Event::Unit(u) => u,
         Event::Skipped { path, reason } => return Ok(Outcome::Skipped { path, reason }),
+        Event::Note { path, note } => return Ok(Outcome::Note { path, note }),
         Event::InputDone {
             path,
             size,
@@ -284,6 +309,38 @@ fn process(e: Event, blobs: &dyn BlobStore, limits: &Limits) -> Result<Outcome> 
             reason,
         });
     }
+    let format = SourceFormat::parse(&prov.format).unwrap_or(SourceFormat::Eml);
+    if !format.is_email() {
+        let parsed = catch_unwind(AssertUnwindSafe(|| {
+            social::parse(format, payload.head(), &prov.context)
+        }));
+        return Ok(match parsed {
+            Ok(Ok(SocialOutcome::Item(p))) => {
+                let mut record = p.record;
+                record.findings.extend(findings);
+                let doc = crate::indexing::item_doc(&sha.item_id(), &record, &[]);
+                Outcome::Item {
+                    prov,
+                    sha,
+                    size,
+                    record: Box::new(record),
+                    doc: Box::new(doc),
+                    links: p.links,
+                }
+            }
+            Ok(Ok(SocialOutcome::Evidence(links))) => Outcome::Evidence { prov, sha, links },
+            Ok(Err(reason)) => Outcome::Quarantine {
+                prov,
+                sha: Some(sha),
+                reason,
+            },
+            Err(_) => Outcome::Quarantine {
+                prov,
+                sha: Some(sha),
+                reason: "the record parser crashed on this input (reported as a bug)".into(),
+            },
+        });
+    }
     let complete = matches!(payload, Payload::Mem(_));
     let parsed = catch_unwind(AssertUnwindSafe(|| {
         parse_email(payload.head(), complete, size, limits)
@@ -292,7 +349,7 @@ fn process(e: Event, blobs: &dyn BlobStore, limits: &Limits) -> Result<Outcome> 
         Ok(Ok(p)) => {
             let mut record = p.record;
             record.findings.extend(findings);
-            let doc = crate::indexing::email_doc(&sha.item_id(), &record, &p.attachments);
+            let doc = crate::indexing::item_doc(&sha.item_id(), &record, &p.attachments);
             for a in p.attachments {
                 let h = Sha256Hash::of(&a.bytes);
                 blobs.put(&h, &a.bytes)?;
@@ -309,6 +366,7 @@ fn process(e: Event, blobs: &dyn BlobStore, limits: &Limits) -> Result<Outcome> 
                 size,
                 record: Box::new(record),
                 doc: Box::new(doc),
+                links: vec![],
             })
         }
         Ok(Err(NotAMessage(reason))) => Ok(Outcome::Quarantine {
@@ -348,13 +406,17 @@ fn write_batch(
                 size,
                 record,
                 doc,
+                links,
             } => {
                 let item = NewItem {
                     raw_sha256: &sha,
-                    kind: Kind::Email,
                     size,
-                    email: &record,
+                    record: &record,
                 };
+                let evidence = sha.item_id().to_string();
+                for (a, b) in &links {
+                    tx.link_identities(a, b, &evidence)?;
+                }
                 match tx.record_item(&item, &prov, run)? {
                     Recorded::New => {
                         summary.items_new += 1;
@@ -377,6 +439,26 @@ fn write_batch(
                     state: "quarantined",
                     reason,
                 });
+            }
+            Outcome::Evidence { prov, sha, links } => {
+                for (a, b) in &links {
+                    tx.link_identities(a, b, &sha.to_hex())?;
+                }
+                if tx.record_evidence(&sha, &prov, run)? {
+                    summary.evidence += 1;
+                } else {
+                    summary.unchanged += 1;
+                }
+            }
+            Outcome::Note { path, note } => {
+                if summary.notes.len() < MAX_PROBLEMS_LISTED {
+                    summary.notes.push(Problem {
+                        path,
+                        offset: None,
+                        state: "note",
+                        reason: note,
+                    });
+                }
             }
             Outcome::Skipped { path, reason } => {
                 tx.skip(&path, &reason, run)?;

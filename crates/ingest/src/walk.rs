@@ -12,21 +12,30 @@ use crate::detect::{Detected, HEAD_LEN, detect};
 use crate::mbox;
 use crate::unit::{Payload, RawUnit, SpillBuf};
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use trove_model::{Finding, Provenance, SourceFormat};
+use trove_model::{Finding, Owner, Provenance, SourceFormat};
 use trove_store::{Catalog, Limits};
 
+// Units are nearly every event; boxing them would cost an allocation per message for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Event {
     Unit(RawUnit),
     /// A file or member that is not read as messages, with the reason.
     Skipped {
         path: String,
         reason: String,
+    },
+    /// Something the user should know about a file that is neither a problem nor an item (e.g.
+    /// an assumed date order).
+    Note {
+        path: String,
+        note: String,
     },
     /// A physical input file whose every unit has been emitted.
     InputDone {
@@ -60,6 +69,8 @@ pub struct Walker<'a> {
     pub emit: &'a mut dyn FnMut(Event) -> Result<(), Cancelled>,
     /// Never read: the archive being written (an input directory may contain it).
     pub exclude: Vec<PathBuf>,
+    /// The owner each X export folder's `account.js` named, for the tweets beside it.
+    pub x_owners: HashMap<String, Owner>,
 }
 
 /// An io::Error payload for a tripped decompression limit.
@@ -73,7 +84,7 @@ impl std::fmt::Display for LimitHit {
 }
 impl std::error::Error for LimitHit {}
 
-fn describe_io(e: &io::Error) -> String {
+pub(crate) fn describe_io(e: &io::Error) -> String {
     if let Some(l) = e.get_ref().and_then(|r| r.downcast_ref::<LimitHit>()) {
         return l.0.clone();
     }
@@ -211,11 +222,11 @@ fn is_maildir(dir: &Path) -> bool {
 }
 
 impl Walker<'_> {
-    fn send(&mut self, e: Event) -> Result<(), Cancelled> {
+    pub(crate) fn send(&mut self, e: Event) -> Result<(), Cancelled> {
         (self.emit)(e)
     }
 
-    fn skip(&mut self, path: &str, reason: impl Into<String>) -> Result<(), Cancelled> {
+    pub(crate) fn skip(&mut self, path: &str, reason: impl Into<String>) -> Result<(), Cancelled> {
         // Limit messages name the stream they tripped on; don't repeat it when it is this path.
         let reason = reason.into().replace(&format!("{path}: "), "");
         self.send(Event::Skipped {
@@ -243,7 +254,8 @@ impl Walker<'_> {
             Ok(rd) => rd.filter_map(|e| e.ok()).collect(),
             Err(e) => return self.skip(&label, describe_io(&e)),
         };
-        entries.sort_by_key(|e| e.file_name());
+        // `account.js` first: it names the owner of the X export files beside it.
+        entries.sort_by_key(|e| (e.file_name() != "account.js", e.file_name()));
         let this_is_maildir = maildir_sub.is_none() && is_maildir(dir);
         for entry in entries {
             let path = entry.path();
@@ -479,6 +491,10 @@ impl Walker<'_> {
                 }
             }
             Detected::Mbox => self.read_mbox(label, head, rest),
+            Detected::XExport(name) => self.read_x(label, &name, head, rest),
+            Detected::Telegram => self.read_telegram(label, head, rest),
+            Detected::Jsonl => self.read_jsonl(label, head, rest),
+            Detected::Whatsapp => self.read_whatsapp(label, head, rest),
             Detected::Email => {
                 self.unit_from_stream(label, head, rest, SourceFormat::Eml, None, vec![], false)
             }
@@ -533,6 +549,7 @@ impl Walker<'_> {
             offset: None,
             format: format.as_str().into(),
             flags,
+            context: Default::default(),
         };
         self.send(Event::Unit(RawUnit {
             prov,
@@ -559,6 +576,7 @@ impl Walker<'_> {
                 offset: Some(m.offset),
                 format: m.variant.as_str().into(),
                 flags: None,
+                context: Default::default(),
             };
             let findings = m
                 .findings
@@ -696,7 +714,13 @@ impl Walker<'_> {
             }
         };
         let mut all_ok = true;
-        for i in 0..zip.len() {
+        // `account.js` first: it names the owner of the X export files beside it.
+        let mut order: Vec<usize> = (0..zip.len()).collect();
+        order.sort_by_key(|&i| {
+            let n = zip.name_for_index(i).unwrap_or("");
+            !(n == "account.js" || n.ends_with("/account.js"))
+        });
+        for i in order {
             let name = zip.name_for_index(i).unwrap_or("?").to_string();
             let mut f = match zip.by_index(i) {
                 Ok(f) => f,
@@ -743,7 +767,11 @@ impl Walker<'_> {
     }
 }
 
-fn copy_into(head: &[u8], rest: &mut dyn Read, buf: &mut SpillBuf<'_>) -> io::Result<()> {
+pub(crate) fn copy_into(
+    head: &[u8],
+    rest: &mut dyn Read,
+    buf: &mut SpillBuf<'_>,
+) -> io::Result<()> {
     buf.push(head)?;
     let mut chunk = vec![0u8; 256 * 1024];
     loop {

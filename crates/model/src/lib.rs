@@ -115,6 +115,20 @@ pub enum SourceFormat {
     Mboxrd,
     Mboxcl,
     Maildir,
+    /// A `messageCreate` (or event) record of an X/Twitter `direct-messages.js`.
+    XDm,
+    /// A record of an X/Twitter `direct-messages-group.js`.
+    XDmGroup,
+    /// A record of an X/Twitter `tweets.js` (or the older `tweet.js`).
+    XTweet,
+    /// A record of an X/Twitter `account.js`: identity evidence, not a message.
+    XAccount,
+    /// A message of a Telegram Desktop `result.json`.
+    Telegram,
+    /// A message of a WhatsApp "Export chat" text file.
+    Whatsapp,
+    /// A line of trove's generic JSON Lines format (`docs/jsonl-format.md`).
+    Jsonl,
 }
 
 impl SourceFormat {
@@ -125,8 +139,90 @@ impl SourceFormat {
             SourceFormat::Mboxrd => "mboxrd",
             SourceFormat::Mboxcl => "mboxcl",
             SourceFormat::Maildir => "maildir",
+            SourceFormat::XDm => "x-dm",
+            SourceFormat::XDmGroup => "x-dm-group",
+            SourceFormat::XTweet => "x-tweet",
+            SourceFormat::XAccount => "x-account",
+            SourceFormat::Telegram => "telegram",
+            SourceFormat::Whatsapp => "whatsapp",
+            SourceFormat::Jsonl => "jsonl",
         }
     }
+
+    pub const ALL: [SourceFormat; 12] = [
+        SourceFormat::Eml,
+        SourceFormat::Mboxo,
+        SourceFormat::Mboxrd,
+        SourceFormat::Mboxcl,
+        SourceFormat::Maildir,
+        SourceFormat::XDm,
+        SourceFormat::XDmGroup,
+        SourceFormat::XTweet,
+        SourceFormat::XAccount,
+        SourceFormat::Telegram,
+        SourceFormat::Whatsapp,
+        SourceFormat::Jsonl,
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+
+    /// Email container formats (the unit is an RFC 5322 message).
+    pub fn is_email(&self) -> bool {
+        matches!(
+            self,
+            SourceFormat::Eml
+                | SourceFormat::Mboxo
+                | SourceFormat::Mboxrd
+                | SourceFormat::Mboxcl
+                | SourceFormat::Maildir
+        )
+    }
+}
+
+/// What a reader knew about a record from its container, beyond the record's own bytes: the
+/// conversation a DM sits in, the owner of the export, the JSON path of the record. Stored with the
+/// provenance (it is a fact about where the bytes were found) and used, with the raw bytes, to
+/// derive the item again.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Default)]
+pub struct SourceContext {
+    /// Where the record sits inside its file, e.g. `$[3].dmConversation.messages[17]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_path: Option<String>,
+    /// The container's conversation id (X conversationId, Telegram chat id, ...), unprefixed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_name: Option<String>,
+    /// `personal_chat`, `private_group`, `one_to_one`, `group`...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_type: Option<String>,
+    /// The export owner's identities (from X `account.js`, Telegram personal information).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
+    /// Everyone who speaks in the conversation (chat exports that name no recipients).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub participants: Vec<Mailbox>,
+    /// How dates of the file were read (WhatsApp: `dmy` or `mdy`), and whether that was a guess.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_order: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub date_order_ambiguous: bool,
+}
+
+impl SourceContext {
+    pub fn is_empty(&self) -> bool {
+        self == &SourceContext::default()
+    }
+}
+
+/// The account an export belongs to.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Default)]
+pub struct Owner {
+    pub id: Option<String>,
+    pub handle: Option<String>,
+    pub name: Option<String>,
 }
 
 /// Where one copy of some raw bytes was found.
@@ -141,6 +237,9 @@ pub struct Provenance {
     pub format: String,
     /// Maildir flags (the part after `:2,`), or `tmp` for an incomplete delivery.
     pub flags: Option<String>,
+    /// What the container said about the record (conversation, owner, JSON path).
+    #[serde(default, skip_serializing_if = "SourceContext::is_empty")]
+    pub context: SourceContext,
 }
 
 /// A mailbox as it appears in a header.
@@ -258,11 +357,24 @@ impl Finding {
     }
 }
 
-/// Everything the catalog records about a parsed email, derived from its raw bytes alone.
-#[derive(Clone, PartialEq, Debug, Serialize, Deserialize, Default)]
-pub struct EmailRecord {
-    /// Message-ID without angle brackets.
-    pub message_id: Option<String>,
+/// A link in a message, as the source gives it: the short link and where it leads.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, Default)]
+pub struct UrlRef {
+    /// The URL as it appears in the text (often a t.co short link).
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expanded: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+}
+
+/// Everything the catalog records about a parsed item (an email, a DM or a post), derived from
+/// its raw bytes and the reader's [`SourceContext`] alone.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct ItemRecord {
+    pub kind: Kind,
+    /// The source's own id: Message-ID without angle brackets, tweet id, DM id, chat message id.
+    pub native_id: Option<String>,
     pub date: Timestamp,
     pub subject: Option<String>,
     pub addresses: Vec<(AddressRole, Mailbox)>,
@@ -271,15 +383,136 @@ pub struct EmailRecord {
     pub body_text: String,
     pub attachments: Vec<AttachmentMeta>,
     pub findings: Vec<Finding>,
+    /// The conversation id, namespaced by source (`x:123-456`, `telegram:42`, ...); DMs only.
+    pub conversation: Option<String>,
+    pub urls: Vec<UrlRef>,
+    /// Source-specific facts kept for display: mentions, reactions, edit history, media, events.
+    pub details: serde_json::Map<String, serde_json::Value>,
 }
 
-impl EmailRecord {
+impl Default for ItemRecord {
+    fn default() -> Self {
+        Self {
+            kind: Kind::Email,
+            native_id: None,
+            date: Timestamp::default(),
+            subject: None,
+            addresses: vec![],
+            in_reply_to: vec![],
+            references: vec![],
+            body_text: String::new(),
+            attachments: vec![],
+            findings: vec![],
+            conversation: None,
+            urls: vec![],
+            details: serde_json::Map::new(),
+        }
+    }
+}
+
+impl ItemRecord {
     pub fn mailboxes(&self, role: AddressRole) -> impl Iterator<Item = &Mailbox> {
         self.addresses
             .iter()
             .filter(move |(r, _)| *r == role)
             .map(|(_, m)| m)
     }
+}
+
+/// Identity schemes trove knows (`scheme:value`). Anything else with an `@` is an email address.
+pub const IDENTITY_SCHEMES: [&str; 12] = [
+    "mailto",
+    "twitter",
+    "telegram",
+    "phone",
+    "name",
+    "signal",
+    "whatsapp",
+    "facebook",
+    "instagram",
+    "matrix",
+    "slack",
+    "discord",
+];
+
+fn split_scheme(s: &str) -> Option<(&str, &str)> {
+    let (scheme, value) = s.split_once(':')?;
+    let lower = scheme.to_ascii_lowercase();
+    IDENTITY_SCHEMES
+        .iter()
+        .find(|k| **k == lower)
+        .map(|k| (*k, value))
+}
+
+/// Normalises an identity as a user or a source writes it: `@Handle` → `twitter:@handle`,
+/// `a@B.org` → `mailto:a@b.org`, `phone:+1 (555) 010` → `phone:+1555010`, `Alice` → `name:Alice`.
+/// Handles and addresses are case-insensitive; numeric ids and names keep their text.
+pub fn normalize_identity(s: &str) -> Option<String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if let Some((scheme, value)) = split_scheme(s) {
+        let value = value.trim();
+        if value.is_empty() {
+            return None;
+        }
+        return Some(match scheme {
+            "mailto" => format!("mailto:{}", value.to_lowercase()),
+            "twitter" if value.starts_with('@') => format!("twitter:{}", value.to_lowercase()),
+            "phone" => format!("phone:{}", normalize_phone(value)),
+            "name" => format!("name:{value}"),
+            _ => format!("{scheme}:{value}"),
+        });
+    }
+    if s.starts_with('@') && s.len() > 1 && !s[1..].contains('@') {
+        return Some(format!("twitter:{}", s.to_lowercase()));
+    }
+    if s.contains('@') {
+        return Some(format!("mailto:{}", s.to_lowercase()));
+    }
+    if s.starts_with('+')
+        && s[1..]
+            .chars()
+            .all(|c| c.is_ascii_digit() || " -().".contains(c))
+    {
+        return Some(format!("phone:{}", normalize_phone(s)));
+    }
+    Some(format!("name:{s}"))
+}
+
+fn normalize_phone(s: &str) -> String {
+    let plus = s.trim_start().starts_with('+');
+    let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+    if plus { format!("+{digits}") } else { digits }
+}
+
+/// The identity behind an address as the catalog stores it: email addresses are stored bare,
+/// every other identity with its scheme.
+pub fn identity_of_address(addr: &str) -> String {
+    match split_scheme(addr) {
+        Some(_) => addr.to_string(),
+        None => format!("mailto:{}", addr.to_lowercase()),
+    }
+}
+
+/// The inverse of [`identity_of_address`].
+pub fn address_of_identity(identity: &str) -> String {
+    match identity.strip_prefix("mailto:") {
+        Some(a) => a.to_string(),
+        None => identity.to_string(),
+    }
+}
+
+/// The Unix time in milliseconds encoded in a snowflake id (X tweets and DMs since late 2010),
+/// or `None` for ids too small to be snowflakes (the older sequential ids).
+pub fn snowflake_millis(id: &str) -> Option<i64> {
+    let n: u64 = id.parse().ok()?;
+    // Sequential ids stayed below 3*10^10; snowflakes passed 10^14 within hours of the switch.
+    if n < 100_000_000_000_000 {
+        return None;
+    }
+    Some((n >> 22) as i64 + 1_288_834_974_657)
 }
 
 /// Formats Unix seconds as RFC 3339 UTC (`2016-10-12T13:46:43Z`) without pulling in a time crate.
@@ -334,6 +567,37 @@ mod tests {
         assert_eq!(h.item_id().as_str(), "2cf24dba5fb0a30e26e83b2a");
         assert_eq!(Sha256Hash::from_hex(&h.to_hex()), Some(h));
         assert_eq!(Sha256Hash::from_hex("zz"), None);
+    }
+
+    #[test]
+    fn identities_normalise() {
+        let n = |s| normalize_identity(s).unwrap();
+        assert_eq!(n("@DonaldJTrumpJr"), "twitter:@donaldjtrumpjr");
+        assert_eq!(n("twitter:@DonaldJTrumpJr"), "twitter:@donaldjtrumpjr");
+        assert_eq!(n("twitter:39344374"), "twitter:39344374");
+        assert_eq!(n("Ann@Example.ORG"), "mailto:ann@example.org");
+        assert_eq!(n("mailto:Ann@Example.ORG"), "mailto:ann@example.org");
+        assert_eq!(n("+1 (555) 010-9999"), "phone:+15550109999");
+        assert_eq!(n("Ann Smith"), "name:Ann Smith");
+        assert_eq!(normalize_identity("  "), None);
+        assert_eq!(
+            identity_of_address("ann@example.org"),
+            "mailto:ann@example.org"
+        );
+        assert_eq!(identity_of_address("twitter:1"), "twitter:1");
+        assert_eq!(
+            address_of_identity("mailto:ann@example.org"),
+            "ann@example.org"
+        );
+    }
+
+    #[test]
+    fn snowflake_time() {
+        // Tweet 947824196909961216 was created Mon Jan 01 13:37:52 +0000 2018.
+        let ms = snowflake_millis("947824196909961216").unwrap();
+        assert_eq!(ms / 1000, 1_514_813_872);
+        assert_eq!(snowflake_millis("1234567"), None);
+        assert_eq!(snowflake_millis("x"), None);
     }
 
     #[test]

@@ -10,11 +10,11 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use serde::Serialize;
 use std::path::Path;
 use trove_model::{
-    AddressRole, AttachmentMeta, EmailRecord, Finding, ItemId, Kind, Mailbox, Provenance,
-    Sha256Hash, rfc3339_utc,
+    AddressRole, AttachmentMeta, Finding, ItemId, ItemRecord, Mailbox, Provenance, Sha256Hash,
+    SourceContext, rfc3339_utc,
 };
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,7 +43,14 @@ CREATE TABLE IF NOT EXISTS items (
     refs TEXT NOT NULL DEFAULT '[]',
     findings TEXT NOT NULL DEFAULT '[]',
     run_id INTEGER NOT NULL,
-    ingested_at TEXT NOT NULL
+    ingested_at TEXT NOT NULL,
+    conversation TEXT,
+    details TEXT NOT NULL DEFAULT '{}',
+    -- Derived by `trove_analyze` after every ingest (never from one item alone):
+    conv_seq INTEGER,
+    thread TEXT,
+    parent_seq INTEGER,
+    parent_ghost TEXT
 );
 CREATE INDEX IF NOT EXISTS items_date ON items(date_utc);
 CREATE INDEX IF NOT EXISTS items_native ON items(native_id);
@@ -73,6 +80,7 @@ CREATE TABLE IF NOT EXISTS provenance (
     format TEXT NOT NULL,
     flags TEXT,
     run_id INTEGER NOT NULL,
+    context TEXT,
     PRIMARY KEY (raw_sha256, path, offset)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS quarantine (
@@ -90,6 +98,53 @@ CREATE TABLE IF NOT EXISTS skipped (
     reason TEXT NOT NULL,
     run_id INTEGER NOT NULL
 );
+-- Records that are evidence about identities rather than messages (X account.js).
+CREATE TABLE IF NOT EXISTS evidence (
+    raw_sha256 TEXT NOT NULL,
+    path TEXT NOT NULL,
+    offset INTEGER NOT NULL DEFAULT -1,
+    format TEXT NOT NULL,
+    run_id INTEGER NOT NULL,
+    PRIMARY KEY (raw_sha256, path, offset)
+) WITHOUT ROWID;
+-- Two identities of one person, with the raw record that shows it (an item id or evidence hash).
+CREATE TABLE IF NOT EXISTS identity_links (
+    a TEXT NOT NULL,
+    b TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    PRIMARY KEY (a, b)
+) WITHOUT ROWID;
+-- What users asserted about actors (imports, merges), replayed in order by every rebuild.
+CREATE TABLE IF NOT EXISTS actor_edits (
+    id INTEGER PRIMARY KEY,
+    op TEXT NOT NULL,
+    body TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+-- Derived: actors and their identities, conversations.
+CREATE TABLE IF NOT EXISTS actors (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    groups TEXT NOT NULL DEFAULT '[]',
+    named_by TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS actor_identities (
+    identity TEXT PRIMARY KEY,
+    address TEXT NOT NULL,
+    actor_id INTEGER NOT NULL,
+    label TEXT
+);
+CREATE INDEX IF NOT EXISTS actor_identities_actor ON actor_identities(actor_id);
+CREATE INDEX IF NOT EXISTS actor_identities_addr ON actor_identities(address);
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    name TEXT,
+    kind TEXT,
+    participants TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    first INTEGER,
+    last INTEGER
+);
 -- Physical input files fully committed, so a rerun can pass over them without rereading.
 CREATE TABLE IF NOT EXISTS inputs_done (
     path TEXT PRIMARY KEY,
@@ -99,8 +154,27 @@ CREATE TABLE IF NOT EXISTS inputs_done (
 );
 "#;
 
+/// Indexes on columns that schema version 1 lacked (created after the migration adds them).
+const INDEXES_V2: &str = r#"
+CREATE INDEX IF NOT EXISTS items_conversation ON items(conversation, conv_seq);
+CREATE INDEX IF NOT EXISTS items_thread ON items(thread);
+"#;
+
+/// Brings a version 1 catalog (email only) to version 2. Derived columns start empty and the
+/// next ingest or `trove reindex` fills them.
+const MIGRATE_1_TO_2: &str = r#"
+ALTER TABLE items ADD COLUMN conversation TEXT;
+ALTER TABLE items ADD COLUMN details TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE items ADD COLUMN conv_seq INTEGER;
+ALTER TABLE items ADD COLUMN thread TEXT;
+ALTER TABLE items ADD COLUMN parent_seq INTEGER;
+ALTER TABLE items ADD COLUMN parent_ghost TEXT;
+ALTER TABLE provenance ADD COLUMN context TEXT;
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
+"#;
+
 pub struct Catalog {
-    conn: Connection,
+    pub(crate) conn: Connection,
 }
 
 /// An item as the catalog records it.
@@ -124,6 +198,14 @@ pub struct ItemRow {
     pub findings: Vec<Finding>,
     pub run_id: i64,
     pub ingested_at: String,
+    /// Conversation id of a DM (namespaced, e.g. `x:12-34`).
+    pub conversation: Option<String>,
+    /// Position in the conversation, 1-based, by time (derived).
+    pub conv_seq: Option<i64>,
+    /// Thread id of an email or post: the id of its root item (derived).
+    pub thread: Option<String>,
+    /// Links, mentions, reactions, edits, events, as the source gave them.
+    pub details: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ItemRow {
@@ -162,16 +244,27 @@ pub struct Stats {
 /// A new item to insert; the writer computed everything from raw bytes.
 pub struct NewItem<'a> {
     pub raw_sha256: &'a Sha256Hash,
-    pub kind: Kind,
     pub size: u64,
-    pub email: &'a EmailRecord,
+    pub record: &'a ItemRecord,
 }
 
-const ITEM_COLUMNS: &str = "seq, raw_sha256, kind, native_id, date_utc, date_offset, date_raw, \
-     subject, from_name, from_addr, size, attachment_count, in_reply_to, refs, findings, run_id, \
-     ingested_at";
+/// The `details` column: the record's links and source-specific facts in one JSON object.
+fn details_json(e: &ItemRecord) -> String {
+    let mut d = e.details.clone();
+    if !e.urls.is_empty() {
+        d.insert(
+            "urls".into(),
+            serde_json::to_value(&e.urls).unwrap_or_default(),
+        );
+    }
+    serde_json::to_string(&d).unwrap_or_else(|_| "{}".into())
+}
 
-fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
+pub(crate) const ITEM_COLUMNS: &str = "seq, raw_sha256, kind, native_id, date_utc, date_offset, date_raw, \
+     subject, from_name, from_addr, size, attachment_count, in_reply_to, refs, findings, run_id, \
+     ingested_at, conversation, conv_seq, thread, details";
+
+pub(crate) fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
     let sha: String = r.get(1)?;
     let raw = Sha256Hash::from_hex(&sha).unwrap_or(Sha256Hash([0; 32]));
     let json_list = |i: usize| -> rusqlite::Result<Vec<String>> {
@@ -198,6 +291,10 @@ fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
         findings: serde_json::from_str(&findings).unwrap_or_default(),
         run_id: r.get(15)?,
         ingested_at: r.get(16)?,
+        conversation: r.get(17)?,
+        conv_seq: r.get(18)?,
+        thread: r.get(19)?,
+        details: serde_json::from_str(&r.get::<_, String>(20)?).unwrap_or_default(),
     })
 }
 
@@ -249,12 +346,14 @@ impl Catalog {
                     .map_err(err)?;
                 }
                 Some(v) if v == SCHEMA_VERSION.to_string() => {}
+                Some(v) if v == "1" => conn.execute_batch(MIGRATE_1_TO_2).map_err(err)?,
                 Some(v) => {
                     return Err(Error::Incompatible(format!(
                         "catalog schema version {v}, this build reads {SCHEMA_VERSION}"
                     )));
                 }
             }
+            conn.execute_batch(INDEXES_V2).map_err(err)?;
         }
         Ok(Self { conn })
     }
@@ -405,8 +504,8 @@ impl Catalog {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT path, offset, format, flags FROM provenance WHERE raw_sha256 = ?1 \
-                 ORDER BY run_id, path, offset",
+                "SELECT path, offset, format, flags, context FROM provenance \
+                 WHERE raw_sha256 = ?1 ORDER BY run_id, path, offset",
             )
             .map_err(Error::sql)?;
         let rows = stmt
@@ -417,6 +516,10 @@ impl Catalog {
                     offset: (off >= 0).then_some(off as u64),
                     format: r.get(2)?,
                     flags: r.get(3)?,
+                    context: r
+                        .get::<_, Option<String>>(4)?
+                        .and_then(|c| serde_json::from_str(&c).ok())
+                        .unwrap_or_default(),
                 })
             })
             .map_err(Error::sql)?;
@@ -545,7 +648,7 @@ impl Catalog {
 
 /// One write transaction. Dropping it without `commit` rolls everything back.
 pub struct CatalogTx<'c> {
-    tx: Transaction<'c>,
+    pub(crate) tx: Transaction<'c>,
 }
 
 /// What happened to one unit in the catalog.
@@ -583,21 +686,22 @@ impl CatalogTx<'_> {
     }
 
     fn insert_item(&self, item: &NewItem<'_>, run: i64) -> Result<()> {
-        let e = item.email;
+        let e = item.record;
         let from = e.mailboxes(AddressRole::From).next();
         let mut stmt = self
             .tx
             .prepare_cached(
                 "INSERT INTO items(raw_sha256, kind, native_id, date_utc, date_offset, date_raw, \
                  subject, from_name, from_addr, size, attachment_count, in_reply_to, refs, \
-                 findings, run_id, ingested_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                 findings, run_id, ingested_at, conversation, details) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+                 ?17, ?18)",
             )
             .map_err(Error::sql)?;
         stmt.execute(params![
             item.raw_sha256.to_hex(),
-            item.kind.as_str(),
-            e.message_id,
+            e.kind.as_str(),
+            e.native_id,
             e.date.utc,
             e.date.offset_minutes,
             e.date.raw,
@@ -611,6 +715,8 @@ impl CatalogTx<'_> {
             serde_json::to_string(&e.findings).unwrap_or_default(),
             run,
             now_rfc3339(),
+            e.conversation,
+            details_json(e),
         ])
         .map_err(Error::sql)?;
         let seq = self.tx.last_insert_rowid();
@@ -659,8 +765,8 @@ impl CatalogTx<'_> {
         let mut stmt = self
             .tx
             .prepare_cached(
-                "INSERT OR IGNORE INTO provenance(raw_sha256, path, offset, format, flags, run_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR IGNORE INTO provenance(raw_sha256, path, offset, format, flags, run_id, \
+                 context) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .map_err(Error::sql)?;
         let n = stmt
@@ -670,7 +776,8 @@ impl CatalogTx<'_> {
                 prov.offset.map(|o| o as i64).unwrap_or(-1),
                 prov.format,
                 prov.flags,
-                run
+                run,
+                context_json(&prov.context),
             ])
             .map_err(Error::sql)?;
         Ok(n > 0)
@@ -732,6 +839,10 @@ impl CatalogTx<'_> {
     pub fn commit(self) -> Result<()> {
         self.tx.commit().map_err(Error::sql)
     }
+}
+
+fn context_json(c: &SourceContext) -> Option<String> {
+    (!c.is_empty()).then(|| serde_json::to_string(c).unwrap_or_default())
 }
 
 pub fn now_rfc3339() -> String {

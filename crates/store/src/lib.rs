@@ -16,10 +16,15 @@
 
 pub mod blob;
 pub mod catalog;
+pub mod relations;
 pub mod settings;
 
 pub use blob::{BlobStore, FsBlobStore};
 pub use catalog::{Catalog, CatalogTx, ItemRow, NewItem, ProblemRow, Recorded, Stats};
+pub use relations::{
+    ActorRow, ActorSummary, ConvInput, ConversationLabel, ConversationRow, Derived, SeenIdentity,
+    ThreadAssign, ThreadInput, ThreadMember,
+};
 pub use settings::{FORMAT_VERSION, Limits, Settings};
 
 use std::fs::{self, File};
