@@ -16,6 +16,7 @@ use trove_store::{Catalog, Derived};
 
 /// Recomputes threads, conversations and actors and replaces them in the catalog atomically.
 pub fn rebuild(catalog: &mut Catalog) -> trove_store::Result<RebuildSummary> {
+    let started = std::time::Instant::now();
     let threads = threads::thread(&catalog.thread_inputs()?);
     let (conv_seqs, conversations) = conversations::order(
         &catalog.conversation_inputs()?,
@@ -37,6 +38,7 @@ pub fn rebuild(catalog: &mut Catalog) -> trove_store::Result<RebuildSummary> {
         },
         conversations: conversations.len() as u64,
         actors: actors.len() as u64,
+        seconds: 0.0,
     };
     catalog.write_derived(&Derived {
         threads,
@@ -44,7 +46,10 @@ pub fn rebuild(catalog: &mut Catalog) -> trove_store::Result<RebuildSummary> {
         conversations,
         actors,
     })?;
-    Ok(summary)
+    Ok(RebuildSummary {
+        seconds: started.elapsed().as_secs_f64(),
+        ..summary
+    })
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -52,4 +57,6 @@ pub struct RebuildSummary {
     pub threads: u64,
     pub conversations: u64,
     pub actors: u64,
+    /// Time the rebuild took (it covers the whole archive, not just the new items).
+    pub seconds: f64,
 }

@@ -86,7 +86,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 facets,
                 timeout_ms,
             };
-            crate::search::run(&archive, &query, &opts, json)
+            crate::search::run(&archive, &query.join(" "), &opts, json)
         }
         Command::Actors { action } => {
             let archive = Archive::open(&cli.archive)?;

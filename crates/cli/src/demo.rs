@@ -339,8 +339,59 @@ fn generate_sources(src: &Path) -> Result<()> {
         zw.write_all(bytes)?;
     }
     zw.finish()?;
+
+    // Two X/Twitter exports holding the same DM conversation (the test fixtures, modelled on the
+    // 2016 WikiLeaks / Donald Trump Jr. messages), so the demo shows DMs, posts and actors.
+    for (dir, files) in X_EXPORTS {
+        for (name, text) in *files {
+            write(&src.join(dir).join("data").join(name), text.as_bytes())?;
+        }
+    }
     Ok(())
 }
+
+type ExportFiles = &'static [(&'static str, &'static str)];
+
+const X_EXPORTS: &[(&str, ExportFiles)] = &[
+    (
+        "x-export-donjr",
+        &[
+            (
+                "account.js",
+                include_str!("../tests/fixtures/social/x/donjr/data/account.js"),
+            ),
+            (
+                "direct-messages.js",
+                include_str!("../tests/fixtures/social/x/donjr/data/direct-messages.js"),
+            ),
+            (
+                "direct-messages-group.js",
+                include_str!("../tests/fixtures/social/x/donjr/data/direct-messages-group.js"),
+            ),
+            (
+                "tweets.js",
+                include_str!("../tests/fixtures/social/x/donjr/data/tweets.js"),
+            ),
+        ],
+    ),
+    (
+        "x-export-wikileaks",
+        &[
+            (
+                "account.js",
+                include_str!("../tests/fixtures/social/x/wikileaks/data/account.js"),
+            ),
+            (
+                "direct-messages.js",
+                include_str!("../tests/fixtures/social/x/wikileaks/data/direct-messages.js"),
+            ),
+            (
+                "tweet.js",
+                include_str!("../tests/fixtures/social/x/wikileaks/data/tweet.js"),
+            ),
+        ],
+    ),
+];
 
 pub fn run(dir: &Path, json: bool) -> Result<ExitCode> {
     if dir.join("trove.toml").exists() {
@@ -385,8 +436,8 @@ pub fn run(dir: &Path, json: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     outln!(
-        "Built a demo archive in {a}: {} messages from an mbox, a maildir and a zip; {} duplicate, \
-         {} skipped.",
+        "Built a demo archive in {a}: {} items from an mbox, a maildir, a zip and two X exports; \
+         {} duplicates, {} skipped.",
         summary.items_new,
         summary.duplicates,
         summary.skipped
@@ -402,6 +453,10 @@ pub fn run(dir: &Path, json: bool) -> Result<ExitCode> {
     outln!("  trove --archive {a} quarantine       # what was skipped, and why");
     outln!("  trove --archive {a} search 'élection'   # French stemming and accents");
     outln!("  trove --archive {a} search 'from:openvault.example' --json");
+    outln!("  trove --archive {a} conversations    # DM conversations");
+    outln!("  trove --archive {a} thread x:16589206-39344374   # one, in sequence order");
+    outln!("  trove --archive {a} actors           # people behind the identities");
+    outln!("  trove --archive {a} search wlsearch.tk   # a link sent by DM, then tweeted");
     outln!();
     outln!(
         "Two messages in it are DKIM-signed with test keys (see {a}/keys/demo-dkim.zone); one of\n\

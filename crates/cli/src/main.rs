@@ -106,8 +106,10 @@ enum Command {
     /// Search with a Gmail/notmuch-style query (see the query language below).
     #[command(after_help = search::QUERY_HELP)]
     Search {
-        /// The query, e.g. 'from:podesta subject:"tax returns" after:2016-09-01 has:attachment'.
-        query: String,
+        /// The query, e.g. from:podesta 'subject:"tax returns"' after:2016-09-01 has:attachment
+        /// (several arguments are joined with spaces, as in notmuch).
+        #[arg(required = true, num_args = 1..)]
+        query: Vec<String>,
         /// Print only the number of matching items.
         #[arg(long)]
         count: bool,

@@ -173,6 +173,15 @@ fn date(t: Option<i64>) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// Who sent an item, as people read it: the actor's name, else the name the source gave.
+fn display_name(cat: &Catalog, it: &ItemRow) -> Result<Option<String>> {
+    let actor = match &it.from_addr {
+        Some(a) => cat.actor_of_address(a)?.map(|(name, _)| name),
+        None => None,
+    };
+    Ok(actor.or_else(|| it.from_name.clone()))
+}
+
 /// The sender of an item as an identity (`twitter:…`, `mailto:…`).
 fn from_identity(it: &ItemRow) -> Value {
     it.from_addr
@@ -199,7 +208,7 @@ pub fn conversation_json(
             "seq": it.conv_seq,
             "date": it.date_rfc3339(),
             "from": from_identity(it),
-            "from_name": it.from_name,
+            "from_name": display_name(cat, it)?,
             "kind": it.kind,
             "native_id": it.native_id,
             "text": text,
