@@ -184,6 +184,11 @@ impl Walker<'_> {
         res: Result<u64, String>,
     ) -> Result<bool, Cancelled> {
         match res {
+            Ok(0) => {
+                // Nothing came out of a file detected as an export: say so rather than be silent.
+                self.skip(label, format!("{} file holds no records", format.as_str()))?;
+                Ok(true)
+            }
             Ok(_) => Ok(true),
             Err(e) if e.is_empty() => Err(Cancelled),
             Err(e) => {
