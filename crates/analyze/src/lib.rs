@@ -10,6 +10,7 @@
 
 pub mod actors;
 pub mod conversations;
+pub mod echoes;
 pub mod threads;
 
 use trove_store::{Catalog, Derived};

@@ -25,8 +25,22 @@ impl std::fmt::Display for InputMissing {
 }
 impl std::error::Error for InputMissing {}
 
+/// A bad option value that clap could not check (exit code 2).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for UsageError {}
+
 pub fn exit_code_for(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
+        if cause.downcast_ref::<UsageError>().is_some() {
+            return 2;
+        }
         if let Some(s) = cause.downcast_ref::<trove_store::Error>() {
             return match s {
                 trove_store::Error::NotFound(_) => 3,
@@ -106,6 +120,39 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Thread { id } => {
             crate::relations::thread(&Archive::open(&cli.archive)?, &id, json)
         }
+        Command::Timeline {
+            actors,
+            groups,
+            after,
+            before,
+            kinds,
+            csv,
+        } => {
+            let args = crate::echoes::TimelineArgs {
+                actors,
+                groups,
+                after,
+                before,
+                kinds,
+                csv,
+            };
+            crate::echoes::timeline(&Archive::open(&cli.archive)?, &args, json)
+        }
+        Command::Echoes {
+            window,
+            from,
+            to,
+            limit,
+        } => {
+            let args = crate::echoes::EchoArgs {
+                window,
+                from,
+                to,
+                limit,
+            };
+            crate::echoes::echoes(&Archive::open(&cli.archive)?, &args, json)
+        }
+        Command::Links => crate::echoes::links(&Archive::open(&cli.archive)?, json),
         Command::Conversations => {
             crate::relations::conversations(&Archive::open(&cli.archive)?, json)
         }

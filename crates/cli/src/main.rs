@@ -17,6 +17,7 @@ macro_rules! outln {
 
 mod commands;
 mod demo;
+mod echoes;
 mod relations;
 mod search;
 
@@ -143,6 +144,45 @@ enum Command {
     Thread { id: String },
     /// List DM and chat conversations: participants, size, first and last message.
     Conversations,
+    /// Items of every source in time order (JSON Lines with --json, CSV with --csv).
+    Timeline {
+        /// Only items this actor (name or identity) sent or received; repeatable.
+        #[arg(long = "actor")]
+        actors: Vec<String>,
+        /// Only items a member of this group (from `actors import`) sent or received.
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        /// From this day, month or year on (YYYY[-MM[-DD]]).
+        #[arg(long)]
+        after: Option<String>,
+        /// Before this day, month or year.
+        #[arg(long)]
+        before: Option<String>,
+        /// Only these kinds (email, dm, post); repeatable.
+        #[arg(long = "kind")]
+        kinds: Vec<String>,
+        /// CSV output (id, kind, date, actor, counterparts, text).
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Public posts (and messages to third parties) that follow a private message: shared links,
+    /// mentions of the sender, shared rare terms, with a p-value from the poster's own rhythm.
+    Echoes {
+        /// How long after the private message to look (15m, 24h, 3d, 1w).
+        #[arg(long, default_value = "24h")]
+        window: String,
+        /// Only private messages from this actor or group; repeatable.
+        #[arg(long)]
+        from: Vec<String>,
+        /// Only private messages to this actor or group; repeatable.
+        #[arg(long)]
+        to: Vec<String>,
+        /// At most this many echoes, strongest first.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Links first seen in a private message and later in public posts.
+    Links,
     /// Rebuild the search index, threads, conversations and actors from the raw blobs and the
     /// catalog alone.
     Reindex {

@@ -10,7 +10,7 @@ pub mod analysis;
 pub mod query;
 pub mod search;
 
-pub use query::{Node, QueryError, parse};
+pub use query::{Node, QueryError, parse, period_bounds};
 pub use search::{
     Compiled, FacetCount, Hit, IndexDoc, NoResolver, Resolver, SearchIndex, SearchOptions,
     SearchResults, Snippets, Sort, Writer,

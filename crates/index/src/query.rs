@@ -304,6 +304,12 @@ fn word_value(col: usize, w: &str) -> Result<Value, QueryError> {
     Ok(Value::Word(w.to_string()))
 }
 
+/// `[start, end)` of a day, month or year written `YYYY[-MM[-DD]]`, in Unix seconds UTC (for
+/// command-line options that take the query language's dates).
+pub fn period_bounds(s: &str) -> Result<(i64, i64), QueryError> {
+    date_bounds(1, s)
+}
+
 /// `[start, end)` of a day, month or year, in Unix seconds UTC.
 fn date_bounds(col: usize, s: &str) -> Result<(i64, i64), QueryError> {
     let bad = || {

@@ -7,6 +7,7 @@ use crate::catalog::{Catalog, CatalogTx, ITEM_COLUMNS, ItemRow, item_from_row};
 use crate::{Error, Result};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
+use std::collections::HashMap;
 use trove_model::{Provenance, Sha256Hash, address_of_identity, identity_of_address};
 
 /// A conversation's id, and the name and type its reader recorded.
@@ -559,5 +560,72 @@ impl Catalog {
             .query_map([thread_or_conversation], |r| r.get(0))
             .map_err(Error::sql)?;
         rows.collect::<rusqlite::Result<_>>().map_err(Error::sql)
+    }
+}
+
+impl Catalog {
+    /// `(address, actor id)` for every identity that belongs to an actor.
+    pub fn address_actors(&self) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT address, actor_id FROM actor_identities")
+            .map_err(Error::sql)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(Error::sql)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(Error::sql)
+    }
+
+    /// `(item seq, role, address)` of every sender and recipient, in item order.
+    pub fn all_addresses(&self) -> Result<Vec<(i64, String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT item_seq, role, address FROM addresses WHERE address IS NOT NULL \
+                 AND role IN ('from', 'to', 'cc', 'bcc') ORDER BY item_seq, role, pos",
+            )
+            .map_err(Error::sql)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(Error::sql)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(Error::sql)
+    }
+}
+
+impl Catalog {
+    /// The first place each DM or post was found (its context is what a reparse needs), keyed by
+    /// raw SHA-256 hex.
+    pub fn first_social_provenance(&self) -> Result<HashMap<String, Provenance>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT p.raw_sha256, p.path, p.offset, p.format, p.flags, p.context \
+                 FROM provenance p JOIN items i ON i.raw_sha256 = p.raw_sha256 \
+                 WHERE i.kind != 'email' ORDER BY p.raw_sha256, p.run_id, p.path, p.offset",
+            )
+            .map_err(Error::sql)?;
+        let mut rows = stmt.query([]).map_err(Error::sql)?;
+        let mut out = HashMap::new();
+        while let Some(r) = rows.next().map_err(Error::sql)? {
+            let sha: String = r.get(0).map_err(Error::sql)?;
+            if out.contains_key(&sha) {
+                continue;
+            }
+            let off: i64 = r.get(2).map_err(Error::sql)?;
+            let ctx: Option<String> = r.get(5).map_err(Error::sql)?;
+            out.insert(
+                sha,
+                Provenance {
+                    path: r.get(1).map_err(Error::sql)?,
+                    offset: (off >= 0).then_some(off as u64),
+                    format: r.get(3).map_err(Error::sql)?,
+                    flags: r.get(4).map_err(Error::sql)?,
+                    context: ctx
+                        .and_then(|c| serde_json::from_str(&c).ok())
+                        .unwrap_or_default(),
+                },
+            );
+        }
+        Ok(out)
     }
 }
