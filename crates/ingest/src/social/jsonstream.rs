@@ -52,6 +52,11 @@ struct Counter {
     pos: Cell<u64>,
     record_start: Cell<u64>,
     max_record: u64,
+    /// Bytes read since `record_start`, while an array of records is being read. serde_json may
+    /// have read the first byte of an element before our code sees it, and one byte past a number,
+    /// so a record's exact bytes and offset are taken from here, not inferred from `RawValue`.
+    capture: RefCell<Vec<u8>>,
+    capturing: Cell<bool>,
 }
 
 struct CountingReader<R> {
@@ -64,6 +69,9 @@ impl<R: Read> Read for CountingReader<R> {
         let n = self.inner.read(buf)?;
         let pos = self.c.pos.get() + n as u64;
         self.c.pos.set(pos);
+        if self.c.capturing.get() {
+            self.c.capture.borrow_mut().extend_from_slice(&buf[..n]);
+        }
         if pos.saturating_sub(self.c.record_start.get()) > self.c.max_record {
             return Err(io::Error::other(format!(
                 "a record is larger than limits.max_parse_bytes ({} bytes)",
@@ -117,26 +125,23 @@ impl<'de> DeserializeSeed<'de> for Seed<'_, '_> {
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         match self.pat {
             Pat::Emit => {
-                {
-                    let st = self.st.borrow();
-                    st.counter.record_start.set(st.counter.pos.get());
-                }
                 let raw: Box<RawValue> = serde::Deserialize::deserialize(d)?;
                 let mut st = self.st.borrow_mut();
-                let end = st.counter.pos.get();
-                let bytes = raw.get().as_bytes().to_vec();
+                let c = st.counter.clone();
+                let captured = c.capture.borrow();
+                let (start, len) = locate(&captured, raw.get().as_bytes());
+                let offset = c.record_start.get() + start as u64;
                 let found = Found {
-                    offset: st.base + end - bytes.len() as u64,
-                    bytes,
+                    offset: st.base + offset,
+                    bytes: captured[start..start + len].to_vec(),
                     path: st.path_string(),
                     captures: st.captures.clone(),
                 };
-                st.counter.record_start.set(u64::MAX / 2);
                 if (st.emit)(found).is_err() {
                     st.cancelled = true;
                     return Err(de::Error::custom("cancelled"));
                 }
-                st.good_end = st.base + end;
+                st.good_end = st.base + offset + len as u64;
                 st.records += 1;
                 Ok(())
             }
@@ -165,12 +170,27 @@ impl<'de> Visitor<'de> for Seed<'_, '_> {
             return Err(de::Error::invalid_type(de::Unexpected::Seq, &self));
         };
         let mut i = 0usize;
+        let records_here = matches!(**inner, Pat::Emit);
         loop {
             self.st.borrow_mut().path.push(Seg::Index(i));
+            if records_here {
+                // Capture from the end of the previous element: the delimiter, the record, and
+                // at most one byte serde_json reads past a number.
+                let c = self.st.borrow().counter.clone();
+                c.capture.borrow_mut().clear();
+                c.record_start.set(c.pos.get());
+                c.capturing.set(true);
+            }
             let next = seq.next_element_seed(Seed {
                 st: self.st,
                 pat: inner,
-            })?;
+            });
+            if records_here {
+                let c = self.st.borrow().counter.clone();
+                c.capturing.set(false);
+                c.record_start.set(u64::MAX / 2);
+            }
+            let next = next?;
             if next.is_none() {
                 self.st.borrow_mut().path.pop();
                 return Ok(());
@@ -203,6 +223,25 @@ impl<'de> Visitor<'de> for Seed<'_, '_> {
     }
 }
 
+/// Where a record lies in the bytes captured around it: after the delimiter and whitespace before
+/// it, as long as the raw value for strings, objects and arrays, and up to the first delimiter for
+/// numbers and literals (whose raw text serde_json may not reproduce exactly).
+fn locate(captured: &[u8], raw: &[u8]) -> (usize, usize) {
+    let start = captured
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b','))
+        .unwrap_or(captured.len());
+    let body = &captured[start..];
+    if matches!(raw.first(), Some(b'{' | b'[' | b'"')) && body.starts_with(raw) {
+        return (start, raw.len());
+    }
+    let len = body
+        .iter()
+        .position(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b',' | b']' | b'}'))
+        .unwrap_or(body.len());
+    (start, len)
+}
+
 /// Streams the records of one JSON document. `base_offset` is the position of `reader`'s first
 /// byte in the file (after a prefix such as `window.YTD.tweets.part0 = `). Returns the number of
 /// records emitted.
@@ -217,6 +256,8 @@ pub fn stream<R: Read>(
         pos: Cell::new(0),
         record_start: Cell::new(u64::MAX / 2),
         max_record,
+        capture: RefCell::new(Vec::new()),
+        capturing: Cell::new(false),
     });
     let reader = CountingReader {
         inner: io::BufReader::with_capacity(256 * 1024, reader),
@@ -300,6 +341,37 @@ mod tests {
             &br#"[{"dmConversation": {"conversationId": "1-2", "messages": [{"a": 1}"#[..]
         );
         assert!(!err.cancelled);
+    }
+
+    #[test]
+    fn scalar_records_keep_their_exact_bytes() {
+        // Found by fuzzing: serde_json reads one byte past a number.
+        for doc in [&b"[2-"[..], b"[ -2 , true,\"x\" ,3]", b"[1e5]"] {
+            let _ = stream(
+                doc,
+                0,
+                1 << 20,
+                &Pat::Array(Box::new(Pat::Emit)),
+                &mut |f| {
+                    let start = f.offset as usize;
+                    assert_eq!(&doc[start..start + f.bytes.len()], &f.bytes[..]);
+                    Ok(())
+                },
+            );
+        }
+        let mut got = vec![];
+        stream(
+            &b"[ -2 , true]"[..],
+            0,
+            1 << 20,
+            &Pat::Array(Box::new(Pat::Emit)),
+            &mut |f| {
+                got.push(String::from_utf8(f.bytes).unwrap());
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(got, ["-2", "true"]);
     }
 
     #[test]
