@@ -657,6 +657,44 @@ mod tests {
         assert_eq!(e.delay_seconds, 900);
         assert!(e.p_value < 0.01, "{e:?}");
         assert_eq!(e.evidence[0].kind, "url");
+        // A member of the recipient's group can echo too; --to takes the recipient.
+        actors.insert(
+            2,
+            Actor {
+                name: "Jr".into(),
+                aliases: vec![],
+                groups: vec!["family".into()],
+            },
+        );
+        actors.insert(
+            3,
+            Actor {
+                name: "Sr".into(),
+                aliases: vec![],
+                groups: vec!["family".into()],
+            },
+        );
+        let mut with_group = items.clone();
+        with_group.push(item(
+            "sr",
+            "post",
+            100 * day + 300,
+            3,
+            &[],
+            "read https://wlsearch.tk now",
+        ));
+        let opts = Options {
+            to: Some([2].into_iter().collect()),
+            ..Default::default()
+        };
+        let echoes = find(&with_group, &actors, &opts);
+        let posters: Vec<Option<i64>> = echoes.iter().map(|e| e.echo_poster).collect();
+        assert!(posters.contains(&Some(3)), "{echoes:?}");
+        let none = Options {
+            from: Some([2].into_iter().collect()),
+            ..Default::default()
+        };
+        assert!(find(&with_group, &actors, &none).is_empty());
         let trails = link_trails(&items);
         assert_eq!(trails.len(), 1);
         assert_eq!(trails[0].url, "wlsearch.tk");

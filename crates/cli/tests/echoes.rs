@@ -75,6 +75,8 @@ fn trove_days(y: i64, m: u32, d: u32) -> i64 {
 
 struct Scenario {
     lines: Vec<Value>,
+    /// Private messages sent as email: (file name, RFC 5322 text).
+    emails: Vec<(String, String)>,
     /// (cause native id, echo native id, kind of evidence planted)
     planted: Vec<(String, String, &'static str)>,
     /// Number of (cause, poster) tests the finder makes: causes × recipients that post.
@@ -83,6 +85,49 @@ struct Scenario {
 
 const ORGS: [&str; 3] = ["Openvault", "Lantern Group", "Harbor Fund"];
 const POSTERS: [&str; 4] = ["Rex Tall", "Mia Vance", "Omar Lidd", "Ines Park"];
+
+fn email_of(name: &str) -> String {
+    format!("{}@example.org", name.to_lowercase().replace(' ', "."))
+}
+
+/// Who is who across sources: each person's posting name and email address are one actor.
+fn actors_toml() -> String {
+    ORGS.iter()
+        .chain(POSTERS.iter())
+        .map(|n| {
+            format!(
+                "[[actor]]\nname = \"{n}\"\nidentities = [\"name:{n}\", \"{}\"]\n",
+                email_of(n)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn rfc2822(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let wd = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+    // Civil date from days (inverse of trove_days).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    let mon = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(m - 1) as usize];
+    format!(
+        "{wd}, {d:02} {mon} {y} {:02}:{:02}:{:02} +0000",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    )
+}
 
 fn word(rng: &mut Rng) -> String {
     // A Zipf-like vocabulary: common words often, rare words seldom.
@@ -139,6 +184,7 @@ fn scenario(plant: bool, seed: u64) -> Scenario {
     }
     // Private messages from organisations to posters, each with a story link and rare terms.
     let mut planted = vec![];
+    let mut emails = vec![];
     let causes = 240;
     let kinds = ["url", "mention", "terms"];
     let delays = [600, 3600, 6 * 3600, 20 * 3600];
@@ -162,10 +208,30 @@ fn scenario(plant: bool, seed: u64) -> Scenario {
         if rng.chance(0.2) {
             text.push_str(&format!(" {}", news[rng.below(40) as usize]));
         }
-        lines.push(json!({"kind": "dm", "native_id": format!("c{c}"),
-            "conversation": format!("{}-{}", ORGS[org], POSTERS[to]),
-            "sender": format!("name:{}", ORGS[org]), "recipients": [format!("name:{}", POSTERS[to])],
-            "timestamp": t, "text": text, "urls": [story]}));
+        // One private message in five is an email, the rest are DMs.
+        let cause_id = if c % 5 == 1 {
+            let mid = format!("c{c}@mail.example");
+            emails.push((
+                format!("c{c}.eml"),
+                format!(
+                    "From: {org_name} <{}>\r\nTo: {to_name} <{}>\r\nSubject: a story for you\r\n\
+                     Date: {}\r\nMessage-ID: <{mid}>\r\n\r\n{text}\r\n",
+                    email_of(ORGS[org]),
+                    email_of(POSTERS[to]),
+                    rfc2822(t),
+                    org_name = ORGS[org],
+                    to_name = POSTERS[to],
+                ),
+            ));
+            mid
+        } else {
+            lines.push(json!({"kind": "dm", "native_id": format!("c{c}"),
+                "conversation": format!("{}-{}", ORGS[org], POSTERS[to]),
+                "sender": format!("name:{}", ORGS[org]),
+                "recipients": [format!("name:{}", POSTERS[to])],
+                "timestamp": t, "text": text, "urls": [story]}));
+            format!("c{c}")
+        };
         // Decoys: the rare terms posted days before, the sender named three days after.
         if rng.chance(0.25) {
             post(
@@ -209,11 +275,12 @@ fn scenario(plant: bool, seed: u64) -> Scenario {
             };
             let id = format!("e{c}");
             post(&mut lines, id.clone(), POSTERS[to], t + delay, body);
-            planted.push((format!("c{c}"), id, kind));
+            planted.push((cause_id.clone(), id, kind));
         }
     }
     Scenario {
         lines,
+        emails,
         planted,
         tests: causes,
     }
@@ -227,8 +294,17 @@ fn run(s: &Scenario) -> (TestArchive, Vec<Value>, HashMap<String, String>) {
         writeln!(f, "{l}").unwrap();
     }
     drop(f);
-    let sum = a.ingest(&[&path]);
+    let mail = a.dir.path().join("mail");
+    std::fs::create_dir_all(&mail).unwrap();
+    for (name, text) in &s.emails {
+        std::fs::write(mail.join(name), text).unwrap();
+    }
+    let sum = a.ingest(&[&path, &mail]);
     assert_eq!(sum["quarantined"], 0, "{sum}");
+    assert_eq!(sum["skipped"], 0, "{sum}");
+    let toml = a.dir.path().join("actors.toml");
+    std::fs::write(&toml, actors_toml()).unwrap();
+    a.ok(&["actors", "import", toml.to_str().unwrap()]);
     let native: HashMap<String, String> = a
         .jsonl(&["ls"])
         .iter()
@@ -262,6 +338,11 @@ fn planted_echoes_are_found_and_ranked_first() {
         })
         .collect();
     let k = planted.len();
+    let from_email = s.planted.iter().filter(|p| p.0.contains('@')).count();
+    assert!(
+        from_email >= 10,
+        "{from_email} planted echoes answer emails"
+    );
     let hits_at_k = found.iter().take(k).filter(|p| planted.contains(p)).count();
     let precision = hits_at_k as f64 / k as f64;
     let recall_all = found.iter().filter(|p| planted.contains(p)).count() as f64 / k as f64;
@@ -397,6 +478,28 @@ fn timeline_echoes_and_links_on_the_x_exports() {
     assert_eq!(links[0]["url"], "wlsearch.tk");
     assert_eq!(links[0]["first_private"]["actor"], "WikiLeaks");
     assert_eq!(links[0]["public"][0]["delay_seconds"], 140_389);
+    // Groups: Jared Kushner shares a group with Jr., so he is in Jr.'s time line filter.
+    let toml = a.dir.path().join("actors.toml");
+    std::fs::write(
+        &toml,
+        "[[actor]]\nname = \"Donald Trump Jr.\"\nidentities = [\"twitter:39344374\"]\n\
+         groups = [\"Trump family\"]\n[[actor]]\nname = \"Jared Kushner\"\n\
+         identities = [\"twitter:1191171\"]\ngroups = [\"Trump family\"]\n",
+    )
+    .unwrap();
+    a.ok(&["actors", "import", toml.to_str().unwrap()]);
+    let fam = a.jsonl(&["timeline", "--group", "Trump family"]);
+    // All but WikiLeaks' tweet, Roger's group message and the sender-less leave event.
+    assert_eq!(fam.len(), 15);
+    assert_eq!(
+        a.jsonl(&["echoes", "--window", "3d", "--to", "Trump family"])
+            .len(),
+        1
+    );
+    assert!(
+        a.jsonl(&["echoes", "--window", "3d", "--to", "WikiLeaks"])
+            .is_empty()
+    );
     let bad = a.run(&["echoes", "--window", "soon"]);
     assert_eq!(bad.status.code(), Some(2));
     let nobody = a.run(&["timeline", "--actor", "Nobody"]);

@@ -445,8 +445,9 @@ fn split_scheme(s: &str) -> Option<(&str, &str)> {
 }
 
 /// Normalises an identity as a user or a source writes it: `@Handle` → `twitter:@handle`,
-/// `a@B.org` → `mailto:a@b.org`, `phone:+1 (555) 010` → `phone:+1555010`, `Alice` → `name:Alice`.
-/// Handles and addresses are case-insensitive; numeric ids and names keep their text.
+/// `a@B.org` → `mailto:a@b.org`, `phone:+1 (555) 010` → `phone:+1555010`, `Alice` → `name:alice`.
+/// Identities compare case-insensitively (the catalog stores addresses lower-cased), so they are
+/// lower-cased here too.
 pub fn normalize_identity(s: &str) -> Option<String> {
     let s = s.trim();
     if s.is_empty() {
@@ -461,8 +462,7 @@ pub fn normalize_identity(s: &str) -> Option<String> {
             "mailto" => format!("mailto:{}", value.to_lowercase()),
             "twitter" if value.starts_with('@') => format!("twitter:{}", value.to_lowercase()),
             "phone" => format!("phone:{}", normalize_phone(value)),
-            "name" => format!("name:{value}"),
-            _ => format!("{scheme}:{value}"),
+            _ => format!("{scheme}:{}", value.to_lowercase()),
         });
     }
     if s.starts_with('@') && s.len() > 1 && !s[1..].contains('@') {
@@ -478,7 +478,7 @@ pub fn normalize_identity(s: &str) -> Option<String> {
     {
         return Some(format!("phone:{}", normalize_phone(s)));
     }
-    Some(format!("name:{s}"))
+    Some(format!("name:{}", s.to_lowercase()))
 }
 
 fn normalize_phone(s: &str) -> String {
@@ -578,7 +578,8 @@ mod tests {
         assert_eq!(n("Ann@Example.ORG"), "mailto:ann@example.org");
         assert_eq!(n("mailto:Ann@Example.ORG"), "mailto:ann@example.org");
         assert_eq!(n("+1 (555) 010-9999"), "phone:+15550109999");
-        assert_eq!(n("Ann Smith"), "name:Ann Smith");
+        assert_eq!(n("Ann Smith"), "name:ann smith");
+        assert_eq!(n("name:Ann Smith"), "name:ann smith");
         assert_eq!(normalize_identity("  "), None);
         assert_eq!(
             identity_of_address("ann@example.org"),

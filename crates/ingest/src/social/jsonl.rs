@@ -30,6 +30,12 @@ fn mailbox(v: &Value) -> Result<Mailbox, String> {
         _ => return Err("a participant must be a string or {\"id\", \"name\"}".into()),
     };
     let identity = normalize_identity(&id).ok_or("empty participant id")?;
+    // A bare display-name identity is also the best label, with its case.
+    let name = name.or_else(|| {
+        id.strip_prefix("name:")
+            .or((!id.contains(':') && !id.contains('@')).then_some(id.as_str()))
+            .map(|n| n.trim().to_string())
+    });
     Ok(Mailbox {
         name,
         address: Some(trove_model::address_of_identity(&identity)),
