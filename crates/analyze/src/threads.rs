@@ -92,6 +92,15 @@ fn ref_key(m: &ThreadInput, r: &str) -> String {
     }
 }
 
+/// The References ids of a message as keys, in order.
+fn ref_keys(m: &ThreadInput) -> Vec<String> {
+    m.references
+        .iter()
+        .map(|r| ref_key(m, r))
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
 /// The subject without reply and forward prefixes (`Re:`, `Fwd:`, `AW:`, `SV:`, `[list]`...),
 /// and whether there was a reply prefix.
 pub fn base_subject(s: &str) -> (String, bool) {
@@ -151,12 +160,7 @@ pub fn thread(items: &[ThreadInput]) -> Vec<ThreadAssign> {
             .first()
             .map(|r| ref_key(m, r))
             .filter(|r| !r.is_empty());
-        let refs: Vec<String> = m
-            .references
-            .iter()
-            .map(|r| ref_key(m, r))
-            .filter(|r| !r.is_empty())
-            .collect();
+        let refs = ref_keys(m);
         let cand = irt
             .as_deref()
             .and_then(|k| known(k, i))
@@ -176,12 +180,7 @@ pub fn thread(items: &[ThreadInput]) -> Vec<ThreadAssign> {
     // 2. References chains give parents to ghosts, and to messages whose own headers name none
     //    (as in JWZ), so messages citing the same missing root share a thread.
     for m in items {
-        let refs: Vec<String> = m
-            .references
-            .iter()
-            .map(|r| ref_key(m, r))
-            .filter(|r| !r.is_empty())
-            .collect();
+        let refs = ref_keys(m);
         for w in refs.windows(2) {
             let child = match known(&w[1], usize::MAX) {
                 Some(j) => Node::Item(j),

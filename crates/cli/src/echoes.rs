@@ -36,6 +36,15 @@ fn aliases(a: &ActorSummary) -> Vec<String> {
     out
 }
 
+/// The entries of a list in an item's source details (`urls`, `mentions`).
+fn detail_list<'a>(it: &'a ItemRow, key: &str) -> impl Iterator<Item = &'a Value> {
+    it.details
+        .get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
 /// Loads every dated item (optionally only those `keep` accepts) with its text re-derived from raw.
 pub fn load(archive: &Archive, keep: &dyn Fn(&ItemRow, &[i64]) -> bool) -> Result<Loaded> {
     let cat = archive.catalog()?;
@@ -93,12 +102,7 @@ pub fn load(archive: &Archive, keep: &dyn Fn(&ItemRow, &[i64]) -> bool) -> Resul
                 .flatten()
                 .map(|p| p.record.body_text)
                 .unwrap_or_default();
-            let urls = it
-                .details
-                .get("urls")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
+            let urls = detail_list(it, "urls")
                 .filter_map(|u| {
                     u.get("expanded")
                         .or_else(|| u.get("url"))
@@ -106,12 +110,7 @@ pub fn load(archive: &Archive, keep: &dyn Fn(&ItemRow, &[i64]) -> bool) -> Resul
                         .map(str::to_string)
                 })
                 .collect();
-            let mentions = it
-                .details
-                .get("mentions")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
+            let mentions = detail_list(it, "mentions")
                 .filter_map(|m| m.get("id").and_then(Value::as_str).and_then(twitter_actor))
                 .collect();
             Item {

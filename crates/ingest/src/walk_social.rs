@@ -136,7 +136,7 @@ impl Walker<'_> {
         let mut new_owner = None;
         let emit = &mut *self.emit;
         let res = open_payload_at(&payload, base)
-            .map_err(|e| describe_io(&e))
+            .map_err(|e| JsonFailure::Io(describe_io(&e)))
             .and_then(|reader| {
                 let mut on_record = |f: jsonstream::Found| -> Result<(), ()> {
                     if format == SourceFormat::XAccount && new_owner.is_none() {
@@ -161,13 +161,7 @@ impl Walker<'_> {
                     &x::pattern(format),
                     &mut on_record,
                 )
-                .map_err(|e| {
-                    if e.cancelled {
-                        String::new()
-                    } else {
-                        format!("{}\u{0}{}\u{0}{}", e.good_end, e.path, e.message)
-                    }
-                })
+                .map_err(stream_failure)
             });
         if let Some(o) = new_owner {
             self.x_owners.insert(dir, o);
@@ -181,7 +175,7 @@ impl Walker<'_> {
         label: &str,
         payload: &Payload,
         format: SourceFormat,
-        res: Result<u64, String>,
+        res: Result<u64, JsonFailure>,
     ) -> Result<bool, Cancelled> {
         match res {
             Ok(0) => {
@@ -190,24 +184,19 @@ impl Walker<'_> {
                 Ok(true)
             }
             Ok(_) => Ok(true),
-            Err(e) if e.is_empty() => Err(Cancelled),
-            Err(e) => {
-                let mut parts = e.splitn(3, '\u{0}');
-                let (good, path, msg) = (parts.next(), parts.next(), parts.next());
-                match (good.and_then(|g| g.parse::<u64>().ok()), path, msg) {
-                    (Some(good), Some(path), Some(msg)) => {
-                        let reason = format!(
-                            "invalid or truncated JSON at {path} ({msg}); the records before it \
-                             were ingested, the rest of the file from byte {good} is kept here"
-                        );
-                        self.quarantine_rest(label, payload, good, format, reason)?;
-                        Ok(true)
-                    }
-                    _ => {
-                        self.skip(label, e)?;
-                        Ok(false)
-                    }
-                }
+            Err(JsonFailure::Cancelled) => Err(Cancelled),
+            Err(JsonFailure::Io(e)) => {
+                self.skip(label, e)?;
+                Ok(false)
+            }
+            Err(JsonFailure::Damaged(e)) => {
+                let reason = format!(
+                    "invalid or truncated JSON at {} ({}); the records before it were ingested, \
+                     the rest of the file from byte {} is kept here",
+                    e.path, e.message, e.good_end
+                );
+                self.quarantine_rest(label, payload, e.good_end, format, reason)?;
+                Ok(true)
             }
         }
     }
@@ -223,7 +212,7 @@ impl Walker<'_> {
         };
         let emit = &mut *self.emit;
         let res = open_payload(&payload)
-            .map_err(|e| describe_io(&e))
+            .map_err(|e| JsonFailure::Io(describe_io(&e)))
             .and_then(|reader| {
                 let mut on_record = |f: jsonstream::Found| -> Result<(), ()> {
                     let mut context = telegram::context(&f.captures);
@@ -244,13 +233,7 @@ impl Walker<'_> {
                     &telegram::pattern(),
                     &mut on_record,
                 )
-                .map_err(|e| {
-                    if e.cancelled {
-                        String::new()
-                    } else {
-                        format!("{}\u{0}{}\u{0}{}", e.good_end, e.path, e.message)
-                    }
-                })
+                .map_err(stream_failure)
             });
         self.finish_json(label, &payload, SourceFormat::Telegram, res)
     }
@@ -446,6 +429,24 @@ impl Walker<'_> {
             return Err(Cancelled);
         }
         Ok(true)
+    }
+}
+
+/// Why reading an export file stopped early.
+enum JsonFailure {
+    /// The consumer went away.
+    Cancelled,
+    /// The spooled file could not be read back.
+    Io(String),
+    /// The JSON is damaged: the records up to `good_end` were read.
+    Damaged(jsonstream::StreamError),
+}
+
+fn stream_failure(e: jsonstream::StreamError) -> JsonFailure {
+    if e.cancelled {
+        JsonFailure::Cancelled
+    } else {
+        JsonFailure::Damaged(e)
     }
 }
 

@@ -2,11 +2,10 @@
 //! trove has no reader for (Signal tools, transcribed screenshots, other chat exports).
 
 use super::time::parse_iso;
-use super::{Parsed, SocialOutcome, field_str};
+use super::{Parsed, SocialOutcome, field_str, url_refs};
 use serde_json::{Map, Value};
 use trove_model::{
-    AddressRole, Finding, ItemRecord, Kind, Mailbox, SourceContext, Timestamp, UrlRef,
-    normalize_identity,
+    AddressRole, Finding, ItemRecord, Kind, Mailbox, SourceContext, Timestamp, normalize_identity,
 };
 
 /// Whether a line looks like a record of this format (used by detection).
@@ -102,29 +101,7 @@ pub fn parse(v: &Value, _ctx: &SourceContext) -> Result<SocialOutcome, String> {
         return Err("a dm record needs a \"conversation\"".into());
     }
     r.body_text = field_str(m, "text").unwrap_or_default();
-    for u in m
-        .get("urls")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        match u {
-            Value::String(s) => r.urls.push(UrlRef {
-                url: s.clone(),
-                ..Default::default()
-            }),
-            Value::Object(o) => {
-                if let Some(url) = field_str(o, "url") {
-                    r.urls.push(UrlRef {
-                        url,
-                        expanded: field_str(o, "expanded"),
-                        display: field_str(o, "display"),
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
+    r.urls = url_refs(m, "urls", "expanded", "display");
     if let Some(p) = field_str(m, "in_reply_to") {
         r.in_reply_to.push(p);
     }

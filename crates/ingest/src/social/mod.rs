@@ -68,6 +68,33 @@ pub(crate) fn field_str(m: &Map<String, Value>, k: &str) -> Option<String> {
     }
 }
 
+/// Link objects of a list under `list` (`{url, <expanded>, <display>}`); a bare string is a link
+/// without expansion.
+pub(crate) fn url_refs(
+    m: &Map<String, Value>,
+    list: &str,
+    expanded: &str,
+    display: &str,
+) -> Vec<trove_model::UrlRef> {
+    m.get(list)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|u| match u {
+            Value::String(s) => Some(trove_model::UrlRef {
+                url: s.clone(),
+                ..Default::default()
+            }),
+            Value::Object(o) => Some(trove_model::UrlRef {
+                url: field_str(o, "url")?,
+                expanded: field_str(o, expanded),
+                display: field_str(o, display),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The object under key `k` of the record's top-level object.
 pub(crate) fn obj<'v>(v: &'v Value, k: &str) -> Result<&'v Map<String, Value>, String> {
     v.get(k)

@@ -5,11 +5,11 @@
 
 use super::jsonstream::Pat;
 use super::time::{parse_iso, parse_twitter};
-use super::{Parsed, SocialOutcome, field_str, obj};
+use super::{Parsed, SocialOutcome, field_str, obj, url_refs};
 use serde_json::{Map, Value, json};
 use trove_model::{
     AddressRole, Finding, ItemRecord, Kind, Mailbox, SourceContext, SourceFormat, Timestamp,
-    UrlRef, snowflake_millis,
+    snowflake_millis,
 };
 
 /// What an X export file holds, from the name in its `window.YTD.<name>.partN = ` prefix.
@@ -134,22 +134,7 @@ pub fn parse_tweet(v: &Value, ctx: &SourceContext) -> Result<SocialOutcome, Stri
     let mut links = vec![];
     let mut mentions = vec![];
     if let Some(ent) = t.get("entities").and_then(Value::as_object) {
-        for u in ent
-            .get("urls")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(u) = u.as_object()
-                && let Some(url) = field_str(u, "url")
-            {
-                r.urls.push(UrlRef {
-                    url,
-                    expanded: field_str(u, "expanded_url"),
-                    display: field_str(u, "display_url"),
-                });
-            }
-        }
+        r.urls = url_refs(ent, "urls", "expanded_url", "display_url");
         for m in ent
             .get("user_mentions")
             .and_then(Value::as_array)
@@ -275,22 +260,7 @@ pub fn parse_dm(v: &Value, ctx: &SourceContext, group: bool) -> Result<SocialOut
     let mut d = Map::new();
     if event == "messageCreate" {
         r.body_text = field_str(m, "text").unwrap_or_default();
-        for u in m
-            .get("urls")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(u) = u.as_object()
-                && let Some(url) = field_str(u, "url")
-            {
-                r.urls.push(UrlRef {
-                    url,
-                    expanded: field_str(u, "expanded"),
-                    display: field_str(u, "display"),
-                });
-            }
-        }
+        r.urls = url_refs(m, "urls", "expanded", "display");
         for k in ["mediaUrls", "reactions", "editHistory"] {
             if let Some(x) = m
                 .get(k)
