@@ -153,6 +153,56 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             crate::echoes::echoes(&Archive::open(&cli.archive)?, &args, json)
         }
         Command::Links => crate::echoes::links(&Archive::open(&cli.archive)?, json),
+        Command::Tag {
+            target,
+            changes,
+            user,
+        } => crate::workflow::tag(&Archive::open(&cli.archive)?, &target, &changes, user, json),
+        Command::Note { id, text, user } => {
+            crate::workflow::note(&Archive::open(&cli.archive)?, &id, &text, user)
+        }
+        Command::Tags => crate::workflow::tags(&Archive::open(&cli.archive)?, json),
+        Command::Saved { action } => {
+            let archive = Archive::open(&cli.archive)?;
+            match action {
+                crate::SavedAction::Add { name, query, user } => {
+                    crate::workflow::saved_add(&archive, &name, &query.join(" "), user)
+                }
+                crate::SavedAction::List => crate::workflow::saved_list(&archive, json),
+                crate::SavedAction::Run { name, new } => {
+                    crate::workflow::saved_run(&archive, &name, new, json)
+                }
+            }
+        }
+        Command::Watch {
+            file,
+            column,
+            tag,
+            user,
+        } => crate::workflow::watch(
+            &Archive::open(&cli.archive)?,
+            &file,
+            column.as_deref(),
+            tag,
+            user,
+            json,
+        ),
+        Command::Export {
+            query,
+            format,
+            output,
+            force,
+            number,
+        } => {
+            let args = crate::workflow::ExportArgs {
+                query: query.join(" "),
+                format,
+                output,
+                force,
+                number,
+            };
+            crate::workflow::export(&Archive::open(&cli.archive)?, &args, json)
+        }
         Command::Conversations => {
             crate::relations::conversations(&Archive::open(&cli.archive)?, json)
         }
@@ -395,7 +445,7 @@ fn ls(archive: &Archive, limit: Option<usize>, with_prov: bool, json: bool) -> R
     }
 }
 
-fn item_json(cat: &Catalog, archive: &Archive, it: &ItemRow) -> Result<Value> {
+pub fn item_json(cat: &Catalog, archive: &Archive, it: &ItemRow) -> Result<Value> {
     let addrs = cat.addresses(it.seq)?;
     let role = |r: AddressRole| -> Vec<Value> {
         addrs
@@ -447,6 +497,8 @@ fn item_json(cat: &Catalog, archive: &Archive, it: &ItemRow) -> Result<Value> {
         "body_text": body,
         "attachments": cat.attachments(it.seq)?,
         "provenance": prov,
+        "tags": cat.tags_of(&it.raw_sha256)?,
+        "notes": cat.notes_of(&it.raw_sha256)?,
         "findings": it.findings,
         "ingested_at": it.ingested_at,
     }))
@@ -510,6 +562,18 @@ fn show(archive: &Archive, id: &str, json: bool) -> Result<ExitCode> {
     }
     if let Some(t) = &it.thread {
         outln!("thread      {t}");
+    }
+    if let Some(tags) = v["tags"].as_array().filter(|t| !t.is_empty()) {
+        let names: Vec<&str> = tags.iter().filter_map(Value::as_str).collect();
+        outln!("tags        {}", names.join(" "));
+    }
+    for n in v["notes"].as_array().into_iter().flatten() {
+        outln!(
+            "note        {} ({}, {})",
+            n["text"].as_str().unwrap_or(""),
+            n["user"].as_str().unwrap_or(""),
+            n["at"].as_str().unwrap_or("")
+        );
     }
     outln!("raw sha256  {}  ({} bytes)", it.raw_sha256, it.size);
     let atts = cat.attachments(it.seq)?;

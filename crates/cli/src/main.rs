@@ -20,6 +20,7 @@ mod demo;
 mod echoes;
 mod relations;
 mod search;
+mod workflow;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -183,6 +184,64 @@ enum Command {
     },
     /// Links first seen in a private message and later in public posts.
     Links,
+    /// Add (+name) or remove (-name) tags on an item, or on every item a query matches.
+    Tag {
+        /// An item id, or a query.
+        target: String,
+        /// +tag or -tag, one or more.
+        #[arg(required = true, allow_hyphen_values = true)]
+        changes: Vec<String>,
+        /// Who is tagging (default: TROVE_USER, then the OS user).
+        #[arg(long, env = "TROVE_USER")]
+        user: Option<String>,
+    },
+    /// Attach a note to an item.
+    Note {
+        id: String,
+        text: String,
+        /// Who is writing (default: TROVE_USER, then the OS user).
+        #[arg(long, env = "TROVE_USER")]
+        user: Option<String>,
+    },
+    /// List tags with the number of items carrying each.
+    Tags,
+    /// Saved searches: add, list, run (`--new`: only items ingested since the last run).
+    Saved {
+        #[command(subcommand)]
+        action: SavedAction,
+    },
+    /// Run every term of a watch list (one per line, or a CSV column) as a search and report
+    /// hits, first and last date and top senders per term.
+    Watch {
+        file: PathBuf,
+        /// The CSV column holding the terms (the file then has a header row).
+        #[arg(long)]
+        column: Option<String>,
+        /// Tag the hits of each term `watch:<term>`.
+        #[arg(long)]
+        tag: bool,
+        /// Who is tagging (default: TROVE_USER, then the OS user).
+        #[arg(long, env = "TROVE_USER")]
+        user: Option<String>,
+    },
+    /// Export the items a query matches: original bytes (mbox, eml) or normalised (jsonl, csv),
+    /// with a manifest of SHA-256s.
+    Export {
+        /// The query (as for search; several arguments are joined).
+        #[arg(required = true, num_args = 1..)]
+        query: Vec<String>,
+        #[arg(long, value_parser = ["mbox", "eml", "jsonl", "csv"])]
+        format: String,
+        /// A directory to create (or, for eml, a .zip file).
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        /// Replace an existing output.
+        #[arg(long)]
+        force: bool,
+        /// Number the items PREFIX000001, PREFIX000002... (Bates-style production numbers).
+        #[arg(long)]
+        number: Option<String>,
+    },
     /// Rebuild the search index, threads, conversations and actors from the raw blobs and the
     /// catalog alone.
     Reindex {
@@ -195,6 +254,27 @@ enum Command {
         /// Where to build it.
         #[arg(long, default_value = "./trove-demo")]
         dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum SavedAction {
+    /// Save (or replace) a named query.
+    Add {
+        name: String,
+        #[arg(required = true, num_args = 1..)]
+        query: Vec<String>,
+        #[arg(long, env = "TROVE_USER")]
+        user: Option<String>,
+    },
+    /// List saved searches.
+    List,
+    /// Run a saved search.
+    Run {
+        name: String,
+        /// Only items ingested since this search last ran.
+        #[arg(long)]
+        new: bool,
     },
 }
 

@@ -24,6 +24,7 @@ impl trove_index::Resolver for CatalogResolver<'_> {
             return direct;
         }
         // An item id stands for its thread or conversation.
+        // (Conversation and thread ids are checked first, so an id prefix never shadows them.)
         match self.0.find_item(key) {
             Ok(it) => it
                 .conversation
@@ -32,6 +33,10 @@ impl trove_index::Resolver for CatalogResolver<'_> {
                 .unwrap_or_default(),
             Err(_) => vec![],
         }
+    }
+
+    fn tagged(&self, tag: &str) -> Vec<String> {
+        self.0.tagged_ids(tag).unwrap_or_default()
     }
 }
 

@@ -246,6 +246,10 @@ pub trait Resolver {
     fn actor_addresses(&self, name_or_identity: &str) -> Vec<String>;
     /// Item ids of a thread or conversation.
     fn members(&self, thread_or_conversation: &str) -> Vec<String>;
+    /// Item ids carrying a tag.
+    fn tagged(&self, _tag: &str) -> Vec<String> {
+        vec![]
+    }
 }
 
 /// Knows nothing: queries match literally.
@@ -606,7 +610,20 @@ impl SearchIndex {
             }
             Some(QField::Has) => self.raw_query(f.has, &Value::Word("attachment".into())),
             Some(QField::Dkim) => self.raw_query(f.dkim, value),
-            Some(QField::Tag) => self.raw_query(f.tag, value),
+            Some(QField::Tag) => {
+                let ids = match value {
+                    Value::Word(t) | Value::Phrase(t) => r.tagged(t),
+                    Value::Prefix(_) => vec![],
+                };
+                if ids.is_empty() {
+                    self.raw_query(f.tag, value)
+                } else {
+                    Box::new(TermSetQuery::new(
+                        ids.iter()
+                            .map(|id| Term::from_field_text(f.id, &id.to_lowercase())),
+                    ))
+                }
+            }
         }
     }
 

@@ -145,6 +145,31 @@ CREATE TABLE IF NOT EXISTS conversations (
     first INTEGER,
     last INTEGER
 );
+-- Users' annotations, keyed by raw hash (they outlive any rebuild of derived rows).
+CREATE TABLE IF NOT EXISTS tags (
+    raw_sha256 TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    user TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (raw_sha256, tag)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag);
+CREATE TABLE IF NOT EXISTS notes (
+    id INTEGER PRIMARY KEY,
+    raw_sha256 TEXT NOT NULL,
+    text TEXT NOT NULL,
+    user TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notes_item ON notes(raw_sha256);
+CREATE TABLE IF NOT EXISTS saved_searches (
+    name TEXT PRIMARY KEY,
+    query TEXT NOT NULL,
+    user TEXT NOT NULL,
+    created TEXT NOT NULL,
+    last_run_seq INTEGER,
+    last_run_at TEXT
+);
 -- Physical input files fully committed, so a rerun can pass over them without rereading.
 CREATE TABLE IF NOT EXISTS inputs_done (
     path TEXT PRIMARY KEY,

@@ -14,11 +14,13 @@
 //!
 //! This crate must not parse messages or know about input formats.
 
+pub mod annotations;
 pub mod blob;
 pub mod catalog;
 pub mod relations;
 pub mod settings;
 
+pub use annotations::{NoteRow, SavedSearch, TagCount};
 pub use blob::{BlobStore, FsBlobStore};
 pub use catalog::{Catalog, CatalogTx, ItemRow, NewItem, ProblemRow, Recorded, Stats};
 pub use relations::{
@@ -167,6 +169,14 @@ impl Archive {
 
     pub fn catalog(&self) -> Result<Catalog> {
         Catalog::open_read_only(&self.catalog_path())
+    }
+
+    /// Opens the catalog to write annotations (tags, notes, saved searches) only. These are
+    /// users' data, not derived from raw, and never touched by ingest; taking them does not need
+    /// the writer lock, so a reporter can tag while a long ingest runs (SQLite serialises the
+    /// short transactions).
+    pub fn catalog_annotations(&self) -> Result<Catalog> {
+        Catalog::open(&self.catalog_path())
     }
 
     pub fn tmp_dir(&self) -> PathBuf {
