@@ -450,13 +450,18 @@ fn stream_failure(e: jsonstream::StreamError) -> JsonFailure {
     }
 }
 
-/// Calls `f(offset, line)` for each line (with its terminator) of `r`.
+/// Longest piece of a line read at once: a longer line (a file without newlines) comes in pieces,
+/// so memory stays bounded.
+const LINE_CAP: u64 = 1 << 20;
+
+/// Calls `f(offset, line)` for each line (with its terminator) of `r`, in pieces of at most
+/// [`LINE_CAP`] bytes.
 fn for_each_line(mut r: Box<dyn BufRead + '_>, mut f: impl FnMut(u64, &[u8])) -> io::Result<()> {
     let mut line = Vec::new();
     let mut offset = 0u64;
     loop {
         line.clear();
-        let n = r.read_until(b'\n', &mut line)?;
+        let n = (&mut r).take(LINE_CAP).read_until(b'\n', &mut line)?;
         if n == 0 {
             return Ok(());
         }
