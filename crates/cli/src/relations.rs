@@ -187,11 +187,12 @@ fn display_name(cat: &Catalog, it: &ItemRow) -> Result<Option<String>> {
     Ok(actor.or_else(|| it.from_name.clone()))
 }
 
-/// The sender of an item as an identity (`twitter:…`, `mailto:…`).
+/// The sender of an item as `ls` and `search` show it: an email address as written in From
+/// (lower-cased), any other identity with its scheme (`twitter:39344374`).
 fn from_identity(it: &ItemRow) -> Value {
     it.from_addr
         .as_deref()
-        .map(|a| Value::String(trove_model::identity_of_address(a)))
+        .map(|a| Value::String(a.to_string()))
         .unwrap_or(Value::Null)
 }
 
