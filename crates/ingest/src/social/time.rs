@@ -63,6 +63,10 @@ pub fn parse_iso(s: &str) -> Option<(i64, u32, Option<i32>)> {
                 None if z.len() == 4 => (num(&z[..2])?, num(&z[2..])?),
                 None => (num(z)?, 0),
             };
+            // Real offsets stay within ±23:59 (and arithmetic on larger ones would overflow).
+            if zh > 23 || zm > 59 {
+                return None;
+            }
             Some(sign * (zh * 60 + zm) as i32)
         }
     };
@@ -114,6 +118,10 @@ mod tests {
         );
         assert_eq!(parse_iso("2016-02-30T15:58:07Z"), None);
         assert_eq!(parse_iso("yesterday"), None);
+        // Found by fuzzing: an absurd zone overflowed.
+        assert_eq!(parse_iso("12-03-1-6SS 0:5-77770777"), None);
+        assert_eq!(parse_iso("2016-10-03T15:58:07+77770777"), None);
+        assert_eq!(parse_iso("2016-10-03T15:58:07+24:00"), None);
         assert_eq!(
             parse_twitter("Wed Oct 12 13:46:43 +0000 2016"),
             Some((1_476_280_003, 0))
