@@ -1,0 +1,238 @@
+//! Advisory header forensics: things a careful reader of a leaked message would check by hand.
+//!
+//! None of these proves tampering; each points at a place where a forger would have had to
+//! work, or where the message's story does not add up.
+
+use crate::{Options, SignatureResult};
+use mail_auth::AuthenticatedMessage;
+use mail_parser::DateTime;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flag {
+    /// `unsigned_header`, `duplicate_header`, `date_vs_received`, `date_vs_signature` or
+    /// `message_id_domain`.
+    pub code: String,
+    pub detail: String,
+}
+
+fn flag(code: &str, detail: String) -> Flag {
+    Flag {
+        code: code.into(),
+        detail,
+    }
+}
+
+/// The headers a mail client shows.
+const DISPLAYED: [&str; 4] = ["From", "To", "Subject", "Date"];
+
+pub(crate) fn flags(
+    msg: &AuthenticatedMessage<'_>,
+    signatures: &[SignatureResult],
+    opts: &Options,
+) -> Vec<Flag> {
+    let mut out = Vec::new();
+    let count = |name: &str| {
+        msg.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .count()
+    };
+    for name in ["From", "Subject"] {
+        let n = count(name);
+        if n > 1 {
+            out.push(flag(
+                "duplicate_header",
+                format!("{n} {name} headers; mail clients differ in which one they show"),
+            ));
+        }
+    }
+    // Coverage is judged against signatures that vouch for the message; without one, the
+    // verdict already says nothing is vouched for.
+    let passing: Vec<&SignatureResult> =
+        signatures.iter().filter(|s| s.verdict.vouches()).collect();
+    if !passing.is_empty() {
+        for name in DISPLAYED {
+            let present = count(name);
+            if present == 0 {
+                continue;
+            }
+            // h= picks instances bottom-up, one per listing.
+            let covered = passing
+                .iter()
+                .map(|s| {
+                    s.signed_headers
+                        .iter()
+                        .filter(|h| h.trim().eq_ignore_ascii_case(name))
+                        .count()
+                        .min(present)
+                })
+                .max()
+                .unwrap_or(0);
+            if covered == 0 {
+                out.push(flag(
+                    "unsigned_header",
+                    format!(
+                        "{name} is not covered by any passing signature: it could have been changed"
+                    ),
+                ));
+            } else if covered < present {
+                out.push(flag(
+                    "unsigned_header",
+                    format!(
+                        "{present} {name} headers, a passing signature covers only the last {covered}; \
+                         the topmost one, which clients usually show, is unsigned"
+                    ),
+                ));
+            }
+        }
+    }
+    date_flags(msg, signatures, opts, &mut out);
+    if let Some(f) = message_id_flag(msg, signatures) {
+        out.push(f);
+    }
+    out
+}
+
+fn header_str(msg: &AuthenticatedMessage<'_>, name: &str) -> Vec<String> {
+    msg.headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+        .map(|(_, v)| String::from_utf8_lossy(v).trim().to_string())
+        .collect()
+}
+
+fn parse_date(s: &str) -> Option<i64> {
+    let d = DateTime::parse_rfc822(s.trim())?;
+    d.is_valid().then(|| d.to_timestamp())
+}
+
+fn human(secs: i64) -> String {
+    let s = secs.abs();
+    if s >= 2 * 86400 {
+        format!("{} days", s / 86400)
+    } else if s >= 2 * 3600 {
+        format!("{} hours", s / 3600)
+    } else {
+        format!("{} minutes", s / 60)
+    }
+}
+
+fn date_flags(
+    msg: &AuthenticatedMessage<'_>,
+    signatures: &[SignatureResult],
+    opts: &Options,
+    out: &mut Vec<Flag>,
+) {
+    let Some(date) = header_str(msg, "Date").first().and_then(|d| parse_date(d)) else {
+        return;
+    };
+    let tol = opts.date_tolerance_secs;
+    // Received headers are prepended, so the last one is the first hop.
+    let hops: Vec<i64> = header_str(msg, "Received")
+        .iter()
+        .filter_map(|r| r.rsplit_once(';').and_then(|(_, d)| parse_date(d)))
+        .collect();
+    if let Some(&first) = hops.last() {
+        let diff = first - date;
+        if diff.abs() > tol {
+            let dir = if diff > 0 { "after" } else { "before" };
+            out.push(flag(
+                "date_vs_received",
+                format!(
+                    "the first Received hop is {} {dir} the Date header",
+                    human(diff)
+                ),
+            ));
+        }
+    }
+    if hops.len() > 1
+        && let Some(&last) = hops.first()
+    {
+        let diff = last - date;
+        if diff.abs() > tol {
+            let dir = if diff > 0 { "after" } else { "before" };
+            out.push(flag(
+                "date_vs_received",
+                format!(
+                    "the last Received hop is {} {dir} the Date header",
+                    human(diff)
+                ),
+            ));
+        }
+    }
+    for s in signatures {
+        let Some(t) = s
+            .signed_at
+            .as_deref()
+            .and_then(DateTime::parse_rfc3339)
+            .map(|d| d.to_timestamp())
+        else {
+            continue;
+        };
+        let diff = t - date;
+        if diff.abs() > tol {
+            let dir = if diff > 0 { "after" } else { "before" };
+            out.push(flag(
+                "date_vs_signature",
+                format!(
+                    "{} signed (t=) {} {dir} the Date header",
+                    s.domain,
+                    human(diff)
+                ),
+            ));
+        }
+    }
+}
+
+/// Webmail providers whose Message-IDs always carry one of their own hosts.
+const PROVIDERS: &[(&[&str], &[&str])] = &[
+    (
+        &["gmail.com", "googlemail.com"],
+        &["mail.gmail.com", "gmail.com"],
+    ),
+    (
+        &["yahoo.com", "ymail.com"],
+        &["yahoo.com", "yahoo.co", "yahoomail.com"],
+    ),
+    (
+        &["hotmail.com", "outlook.com", "live.com", "msn.com"],
+        &["outlook.com", "hotmail.com", "phx.gbl", "live.com"],
+    ),
+];
+
+fn message_id_flag(msg: &AuthenticatedMessage<'_>, sigs: &[SignatureResult]) -> Option<Flag> {
+    let mid = header_str(msg, "Message-ID").into_iter().next()?;
+    let mid = mid.trim().trim_start_matches('<').trim_end_matches('>');
+    let from = msg.from.first()?.to_ascii_lowercase();
+    let (_, from_domain) = from.rsplit_once('@')?;
+    let Some((_, mid_domain)) = mid.rsplit_once('@') else {
+        return Some(flag(
+            "message_id_domain",
+            format!("the Message-ID <{mid}> has no domain part"),
+        ));
+    };
+    let mid_domain = mid_domain.to_ascii_lowercase();
+    if mid_domain.is_empty() || mid_domain == "localhost" || mid_domain == "localhost.localdomain" {
+        return Some(flag(
+            "message_id_domain",
+            format!("the Message-ID domain `{mid_domain}` names no real host"),
+        ));
+    }
+    let (_, hosts) = PROVIDERS
+        .iter()
+        .find(|(domains, _)| domains.contains(&from_domain))?;
+    let ok = hosts.iter().any(|h| {
+        mid_domain == *h || mid_domain.ends_with(&format!(".{h}")) || mid_domain.contains(h)
+    }) || sigs
+        .iter()
+        .any(|s| s.verdict.vouches() && mid_domain.ends_with(&s.domain));
+    (!ok).then(|| {
+        flag(
+            "message_id_domain",
+            format!(
+                "mail from {from_domain} carries Message-IDs of its own hosts, but this one is @{mid_domain}"
+            ),
+        )
+    })
+}
