@@ -114,6 +114,36 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
+        Command::Verify { query, wait } => {
+            crate::verify::verify(&Archive::open(&cli.archive)?, &query, wait, json)
+        }
+        Command::Keys { action } => {
+            let archive = Archive::open(&cli.archive)?;
+            match action {
+                crate::KeysAction::Import { file, wait } => {
+                    crate::verify::keys_import(&archive, &file, wait, json)
+                }
+                crate::KeysAction::List => crate::verify::keys_list(&archive, json),
+                crate::KeysAction::Missing => crate::verify::keys_missing(&archive, json),
+                crate::KeysAction::Recover {
+                    domain,
+                    selector,
+                    max_pairs,
+                    samples,
+                    wait,
+                } => crate::verify::keys_recover(
+                    &archive,
+                    &crate::verify::RecoverArgs {
+                        domain,
+                        selector,
+                        max_pairs,
+                        samples,
+                        wait,
+                    },
+                    json,
+                ),
+            }
+        }
         Command::Actor { name } => {
             crate::relations::show_actor(&Archive::open(&cli.archive)?, &name, json)
         }
@@ -500,6 +530,7 @@ pub fn item_json(cat: &Catalog, archive: &Archive, it: &ItemRow) -> Result<Value
         "tags": cat.tags_of(&it.raw_sha256)?,
         "notes": cat.notes_of(&it.raw_sha256)?,
         "findings": it.findings,
+        "dkim": crate::verify::stored(cat, &it.raw_sha256)?,
         "ingested_at": it.ingested_at,
     }))
 }
@@ -600,6 +631,9 @@ fn show(archive: &Archive, id: &str, json: bool) -> Result<ExitCode> {
         for f in &it.findings {
             outln!("  {}: {}", f.code, f.detail);
         }
+    }
+    if let Some(v) = crate::verify::stored(&cat, &it.raw_sha256)? {
+        crate::verify::print_show(&v);
     }
     outln!();
     outln!("{}", s("body_text"));

@@ -426,6 +426,11 @@ pub fn run(dir: &Path, json: bool) -> Result<ExitCode> {
         )
         .as_bytes(),
     )?;
+    // Keys first, so ingest verifies every signature as it archives the message.
+    {
+        let lock = archive.lock(false)?;
+        crate::verify::import_keys(&archive, &lock, &dir.join("keys/demo-dkim.zone"))?;
+    }
     let summary = crate::commands::ingest(&archive, vec![src], false, false, true)?;
     let a = dir.display();
     if json {
@@ -457,11 +462,12 @@ pub fn run(dir: &Path, json: bool) -> Result<ExitCode> {
     outln!("  trove --archive {a} thread x:16589206-39344374   # one, in sequence order");
     outln!("  trove --archive {a} actors           # people behind the identities");
     outln!("  trove --archive {a} search wlsearch.tk   # a link sent by DM, then tweeted");
+    outln!("  trove --archive {a} verify           # DKIM verdicts, offline");
+    outln!("  trove --archive {a} search dkim:body_altered   # the tampered copy");
     outln!();
     outln!(
         "Two messages in it are DKIM-signed with test keys (see {a}/keys/demo-dkim.zone); one of\n\
-         them also appears as a tampered copy in the zip. DKIM verdicts, proofs and the web UI\n\
-         arrive with their issues."
+         them also appears as a tampered copy in the zip, which `verify` names body_altered."
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -20,6 +20,7 @@ mod demo;
 mod echoes;
 mod relations;
 mod search;
+mod verify;
 mod workflow;
 
 use clap::{Parser, Subcommand};
@@ -242,6 +243,24 @@ enum Command {
         #[arg(long)]
         number: Option<String>,
     },
+    /// Verify DKIM signatures and ARC chains offline, against the archive's key store: every
+    /// email, or those a query matches. Stores the verdicts (search them with dkim:).
+    ///
+    /// Verdicts: pass, pass_expired, partial_body, weak_key, headers_altered, body_altered,
+    /// key_revoked, key_not_found, unsupported, malformed, unsigned.
+    Verify {
+        /// A query (as for search); without one, every email.
+        query: Vec<String>,
+        /// Wait for another writer to finish instead of failing at once.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// The DKIM key store: import key files, list keys, list selectors without a key, recover
+    /// keys from signatures in the archive.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Rebuild the search index, threads, conversations and actors from the raw blobs and the
     /// catalog alone.
     Reindex {
@@ -275,6 +294,41 @@ enum SavedAction {
         /// Only items ingested since this search last ran.
         #[arg(long)]
         new: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Add keys from a file of `<selector>._domainkey.<domain>[.] [IN TXT] <value>` lines (zone
+    /// file or dig output; quoted chunks are joined; `#` starts a comment), then re-verify the
+    /// items they sign.
+    Import {
+        file: PathBuf,
+        /// Wait for another writer to finish instead of failing at once.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// List the key store: name, size, source, when added (JSON Lines with --json).
+    List,
+    /// Selectors that signed archived items but have no key, with how many items each signed.
+    Missing,
+    /// Derive RSA public keys from two or more signatures by the same selector (GCD of s^e - m),
+    /// store them with source `recovered`, and re-verify. Without --domain/--selector, tries every
+    /// selector without a key. Each attempt takes about a minute for a 2048-bit key.
+    Recover {
+        #[arg(long, requires = "selector")]
+        domain: Option<String>,
+        #[arg(long, requires = "domain")]
+        selector: Option<String>,
+        /// Signature pairs to try per selector before giving up.
+        #[arg(long, default_value_t = 6)]
+        max_pairs: usize,
+        /// Usable signatures to collect per selector.
+        #[arg(long, default_value_t = 8)]
+        samples: usize,
+        /// Wait for another writer to finish instead of failing at once.
+        #[arg(long)]
+        wait: bool,
     },
 }
 

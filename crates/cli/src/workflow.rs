@@ -464,12 +464,10 @@ fn csv_row(cat: &Catalog, it: &ItemRow, number: Option<&str>) -> Result<Vec<Stri
         to.join("; "),
         it.subject.clone().unwrap_or_default(),
         it.kind.clone(),
-        // The DKIM verdict column stays empty until verification has run on the archive.
-        it.details
-            .get("dkim")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
+        // Empty for items that are not emails (or were never verified).
+        cat.verification(&it.raw_sha256)?
+            .map(|v| v.verdict)
+            .unwrap_or_default(),
         cat.tags_of(&it.raw_sha256)?.join(" "),
         source,
     ]);

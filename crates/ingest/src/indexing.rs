@@ -132,7 +132,11 @@ pub fn reparse(
 }
 
 /// Re-derives an item's document from its raw blob and the catalog.
-fn doc_from_archive(archive: &Archive, item: &ItemRow, prov: &[Provenance]) -> Result<IndexDoc> {
+pub(crate) fn doc_from_archive(
+    archive: &Archive,
+    item: &ItemRow,
+    prov: &[Provenance],
+) -> Result<IndexDoc> {
     Ok(match reparse(archive, item, prov)? {
         Some(p) => {
             let mut record = p.record;
@@ -173,9 +177,12 @@ pub fn catch_up(archive: &Archive, catalog: &Catalog, index: &SearchIndex) -> Re
             .zip(provs.par_iter())
             .map(|(it, p)| doc_from_archive(archive, it, p))
             .collect();
-        for (doc, p) in docs.into_iter().zip(provs) {
+        for ((doc, p), it) in docs.into_iter().zip(provs).zip(&page) {
             let mut doc = doc?;
             doc.sources = p.into_iter().map(|p| p.path).collect();
+            if let Some(v) = catalog.verification(&it.raw_sha256)? {
+                doc.dkim = Some(v.verdict);
+            }
             writer.add(&doc)?;
             added += 1;
         }
@@ -191,6 +198,8 @@ pub fn catch_up(archive: &Archive, catalog: &Catalog, index: &SearchIndex) -> Re
 pub fn reindex(archive: &Archive, lock: &trove_store::WriterLock) -> Result<u64> {
     let mut catalog = archive.catalog_rw(lock)?;
     trove_analyze::rebuild(&mut catalog)?;
+    // Verdicts are derived from raw bytes and the key store, so they are recomputed too.
+    crate::verification::verify_and_store(archive, &mut catalog, None, &mut |_, _| {})?;
     let dir = archive.root.join("index");
     if dir.exists() {
         std::fs::remove_dir_all(&dir).map_err(|e| trove_store::Error::io(&dir, e))?;

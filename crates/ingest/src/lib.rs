@@ -10,6 +10,7 @@ pub mod mbox;
 pub mod pipeline;
 pub mod social;
 pub mod unit;
+pub mod verification;
 pub mod walk;
 mod walk_social;
 

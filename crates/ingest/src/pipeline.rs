@@ -93,6 +93,8 @@ enum Outcome {
         doc: Box<IndexDoc>,
         /// Identity pairs this record proves (e.g. a mention's handle and id).
         links: Vec<(String, String)>,
+        /// DKIM/ARC verification of an email.
+        verification: Option<Box<trove_verify::Verification>>,
     },
     Evidence {
         prov: Provenance,
@@ -139,6 +141,8 @@ pub fn ingest(
     let mut index_writer = index.writer()?;
     let mut batches_since_commit = 0u32;
     let limits = archive.settings.limits.clone();
+    let keyring = crate::verification::keyring(&catalog)?;
+    let verify_opts = crate::verification::options(&archive.settings);
     let (tx_events, rx_events) = crossbeam_channel::bounded::<Vec<Event>>(2);
     let (tx_done, rx_done) = crossbeam_channel::bounded::<Result<Vec<Outcome>>>(2);
     let mut summary = Summary {
@@ -198,11 +202,12 @@ pub fn ingest(
 
         let blobs = &archive.blobs;
         let parse_limits = limits.clone();
+        let verifier = (&keyring, &verify_opts);
         let parser = s.spawn(move || {
             for batch in rx_events {
                 let processed: Result<Vec<Outcome>> = batch
                     .into_par_iter()
-                    .map(|e| process(e, blobs, &parse_limits))
+                    .map(|e| process(e, blobs, &parse_limits, verifier))
                     .collect();
                 let failed = processed.is_err();
                 if tx_done.send(processed).is_err() || failed {
@@ -270,7 +275,12 @@ pub fn ingest(
     Ok(summary)
 }
 
-fn process(e: Event, blobs: &dyn BlobStore, limits: &Limits) -> Result<Outcome> {
+fn process(
+    e: Event,
+    blobs: &dyn BlobStore,
+    limits: &Limits,
+    (keyring, verify_opts): (&trove_verify::KeyRing, &trove_verify::Options),
+) -> Result<Outcome> {
     let unit = match e {
         Event::Unit(u) => u,
         Event::Skipped { path, reason } => return Ok(Outcome::Skipped { path, reason }),
@@ -326,6 +336,7 @@ fn process(e: Event, blobs: &dyn BlobStore, limits: &Limits) -> Result<Outcome> 
                     record: Box::new(record),
                     doc: Box::new(doc),
                     links: p.links,
+                    verification: None,
                 }
             }
             Ok(Ok(SocialOutcome::Evidence(links))) => Outcome::Evidence { prov, sha, links },
@@ -349,7 +360,19 @@ fn process(e: Event, blobs: &dyn BlobStore, limits: &Limits) -> Result<Outcome> 
         Ok(Ok(p)) => {
             let mut record = p.record;
             record.findings.extend(findings);
-            let doc = crate::indexing::item_doc(&sha.item_id(), &record, &p.attachments);
+            let mut doc = crate::indexing::item_doc(&sha.item_id(), &record, &p.attachments);
+            // A spilled message is verified later (`trove verify`), from its blob.
+            let verification = match &payload {
+                Payload::Mem(raw) => catch_unwind(AssertUnwindSafe(|| {
+                    crate::verification::verify_raw(raw, keyring, verify_opts)
+                }))
+                .ok()
+                .map(Box::new),
+                Payload::Spilled(_) => None,
+            };
+            doc.dkim = verification
+                .as_ref()
+                .map(|v| v.verdict.as_str().to_string());
             for a in p.attachments {
                 let h = Sha256Hash::of(&a.bytes);
                 blobs.put(&h, &a.bytes)?;
@@ -367,6 +390,7 @@ fn process(e: Event, blobs: &dyn BlobStore, limits: &Limits) -> Result<Outcome> 
                 record: Box::new(record),
                 doc: Box::new(doc),
                 links: vec![],
+                verification,
             })
         }
         Ok(Err(NotAMessage(reason))) => Ok(Outcome::Quarantine {
@@ -407,6 +431,7 @@ fn write_batch(
                 record,
                 doc,
                 links,
+                verification,
             } => {
                 let item = NewItem {
                     raw_sha256: &sha,
@@ -420,6 +445,10 @@ fn write_batch(
                 match tx.record_item(&item, &prov, run)? {
                     Recorded::New => {
                         summary.items_new += 1;
+                        if let Some(v) = &verification {
+                            let (_, verdict, json, names) = crate::verification::row(sha, v);
+                            tx.set_verification(&sha, &verdict, &json, &names)?;
+                        }
                         to_index.push((doc, Some(prov), sha));
                     }
                     Recorded::Duplicate => {

@@ -14,7 +14,7 @@ use trove_model::{
     SourceContext, rfc3339_utc,
 };
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -171,6 +171,30 @@ CREATE TABLE IF NOT EXISTS saved_searches (
     last_run_at TEXT
 );
 -- Physical input files fully committed, so a rerun can pass over them without rereading.
+-- DKIM public keys: imported from key files or recovered from signatures. Not derived from raw.
+CREATE TABLE IF NOT EXISTS dkim_keys (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    record TEXT NOT NULL,
+    source TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    bits INTEGER,
+    UNIQUE(name, record)
+);
+-- Derived from raw bytes and dkim_keys: the latest verification of each email.
+CREATE TABLE IF NOT EXISTS verifications (
+    raw_sha256 TEXT PRIMARY KEY,
+    verdict TEXT NOT NULL,
+    result TEXT NOT NULL,
+    verified_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS verifications_verdict ON verifications(verdict);
+-- Which selectors an item's signatures name, so a new key re-verifies exactly those items.
+CREATE TABLE IF NOT EXISTS signature_keys (
+    name TEXT NOT NULL,
+    raw_sha256 TEXT NOT NULL,
+    PRIMARY KEY (name, raw_sha256)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS inputs_done (
     path TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
@@ -371,7 +395,17 @@ impl Catalog {
                     .map_err(err)?;
                 }
                 Some(v) if v == SCHEMA_VERSION.to_string() => {}
-                Some(v) if v == "1" => conn.execute_batch(MIGRATE_1_TO_2).map_err(err)?,
+                Some(v) if v == "1" || v == "2" => {
+                    if v == "1" {
+                        conn.execute_batch(MIGRATE_1_TO_2).map_err(err)?;
+                    }
+                    // Version 3 only adds tables, which SCHEMA has just created.
+                    conn.execute(
+                        "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+                        [SCHEMA_VERSION.to_string()],
+                    )
+                    .map_err(err)?;
+                }
                 Some(v) => {
                     return Err(Error::Incompatible(format!(
                         "catalog schema version {v}, this build reads {SCHEMA_VERSION}"

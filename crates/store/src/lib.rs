@@ -19,6 +19,7 @@ pub mod blob;
 pub mod catalog;
 pub mod relations;
 pub mod settings;
+pub mod verification;
 
 pub use annotations::{NoteRow, SavedSearch, TagCount};
 pub use blob::{BlobStore, FsBlobStore};
@@ -27,7 +28,8 @@ pub use relations::{
     ActorRow, ActorSummary, ConvInput, ConversationLabel, ConversationRow, Derived, SeenIdentity,
     ThreadAssign, ThreadInput, ThreadMember,
 };
-pub use settings::{FORMAT_VERSION, Limits, Settings};
+pub use settings::{FORMAT_VERSION, Limits, Settings, VerifySettings};
+pub use verification::{KeyRow, VerificationRow};
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};

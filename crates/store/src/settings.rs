@@ -22,6 +22,24 @@ pub struct Settings {
     /// fsync blobs before each catalog commit. Costs a little speed, protects against power loss.
     #[serde(default = "yes")]
     pub durable: bool,
+    #[serde(default)]
+    pub verify: VerifySettings,
+}
+
+/// DKIM verification and header forensics.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerifySettings {
+    /// Date header vs. Received hops and DKIM `t=`: differences beyond this are flagged.
+    pub date_tolerance_minutes: u32,
+}
+
+impl Default for VerifySettings {
+    fn default() -> Self {
+        Self {
+            date_tolerance_minutes: 6 * 60,
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -78,6 +96,7 @@ impl Settings {
             demo: false,
             limits: Limits::default(),
             durable: true,
+            verify: VerifySettings::default(),
         }
     }
 }

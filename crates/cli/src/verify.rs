@@ -1,0 +1,408 @@
+//! `trove verify` and `trove keys`: DKIM/ARC verdicts, the key store and key recovery.
+
+use crate::commands::UsageError;
+use anyhow::{Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+use trove_ingest::verification::{self, ReverifySummary};
+use trove_model::Sha256Hash;
+use trove_store::{Archive, BlobStore, Catalog, ItemRow, WriterLock};
+use trove_verify::keys::{self, KeyError};
+use trove_verify::{Verdict, Verification, recover};
+
+/// The JSON line of one item (the shape `trove verify --json` documents).
+pub fn verification_json(it: &ItemRow, v: &Verification) -> Value {
+    let mut out = json!({
+        "id": it.id,
+        "verdict": v.verdict,
+        "signatures": v.signatures,
+        "forensics": v.forensics,
+    });
+    if let Some(arc) = &v.arc {
+        out["arc"] = json!(arc);
+    }
+    out
+}
+
+/// The stored verification of an item, if it was verified.
+pub fn stored(cat: &Catalog, raw: &Sha256Hash) -> Result<Option<Verification>> {
+    Ok(match cat.verification(raw)? {
+        Some(row) => serde_json::from_str(&row.result).ok(),
+        None => None,
+    })
+}
+
+fn spinner(total: u64, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total.max(1));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+pub fn verify(archive: &Archive, query: &[String], wait: bool, json: bool) -> Result<ExitCode> {
+    let lock = archive.lock(wait)?;
+    let items: Option<Vec<Sha256Hash>> = if query.is_empty() {
+        None
+    } else {
+        let cat = archive.catalog()?;
+        let rows = crate::workflow::matching_items(archive, &cat, &query.join(" "))?;
+        Some(rows.into_iter().map(|r| r.raw_sha256).collect())
+    };
+    let total = match &items {
+        Some(v) => v.len() as u64,
+        None => archive.catalog()?.stats()?.items,
+    };
+    let bar = spinner(total, json);
+    bar.set_message("verifying");
+    let mut counts: std::collections::BTreeMap<Verdict, u64> = Default::default();
+    let summary = verification::reverify(archive, &lock, items.as_deref(), &mut |it, v| {
+        bar.inc(1);
+        *counts.entry(v.verdict).or_default() += 1;
+        if json {
+            outln!("{}", verification_json(it, v));
+        } else if v.verdict != Verdict::Unsigned {
+            let signers: Vec<String> = v
+                .signatures
+                .iter()
+                .map(|s| format!("{}:{}", s.domain, s.verdict))
+                .collect();
+            bar.suspend(|| {
+                outln!(
+                    "{}  {:<15} {}",
+                    it.id,
+                    v.verdict.as_str(),
+                    signers.join(" ")
+                )
+            });
+        }
+    })?;
+    bar.finish_and_clear();
+    if !json {
+        print_counts(&counts, &summary);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_counts(counts: &std::collections::BTreeMap<Verdict, u64>, s: &ReverifySummary) {
+    let parts: Vec<String> = counts.iter().map(|(v, n)| format!("{n} {v}")).collect();
+    eprintln!(
+        "verified {} emails: {}; {} verdicts changed",
+        s.verified,
+        if parts.is_empty() {
+            "none".into()
+        } else {
+            parts.join(", ")
+        },
+        s.changed
+    );
+}
+
+/// What `keys import` did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct ImportReport {
+    pub added: u64,
+    pub known: u64,
+    pub rejected: Vec<Value>,
+    pub reverified: u64,
+    pub changed: u64,
+}
+
+/// Reads a key file into the store and re-verifies the items its keys sign.
+pub fn import_keys(archive: &Archive, lock: &WriterLock, file: &Path) -> Result<ImportReport> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let (lines, errors) = keys::parse_key_file(&text);
+    let mut report = ImportReport::default();
+    for e in errors {
+        report
+            .rejected
+            .push(json!({"line": e.line, "reason": e.reason}));
+    }
+    let source = std::fs::canonicalize(file)
+        .unwrap_or_else(|_| file.to_path_buf())
+        .display()
+        .to_string();
+    let mut names = Vec::new();
+    {
+        let cat = archive.catalog_rw(lock)?;
+        for l in lines {
+            let bits = match keys::parse_record(&l.value) {
+                Ok(r) => Some(r.bits),
+                Err(e @ (KeyError::Malformed(_) | KeyError::Unsupported(_))) => {
+                    report
+                        .rejected
+                        .push(json!({"line": l.line, "name": l.name, "reason": e.to_string()}));
+                    continue;
+                }
+            };
+            if cat.add_key(&l.name, &l.value, &source, bits)? {
+                report.added += 1;
+                names.push(l.name);
+            } else {
+                report.known += 1;
+            }
+        }
+    }
+    if !names.is_empty() {
+        let affected = archive.catalog()?.items_signed_by(&names)?;
+        let s = verification::reverify(archive, lock, Some(&affected), &mut |_, _| {})?;
+        report.reverified = s.verified;
+        report.changed = s.changed;
+    }
+    Ok(report)
+}
+
+pub fn keys_import(archive: &Archive, file: &Path, wait: bool, json: bool) -> Result<ExitCode> {
+    let lock = archive.lock(wait)?;
+    let r = import_keys(archive, &lock, file)?;
+    if json {
+        outln!("{}", json!(r));
+    } else {
+        outln!(
+            "imported {} keys ({} already known); re-verified {} items, {} changed verdict",
+            r.added,
+            r.known,
+            r.reverified,
+            r.changed
+        );
+        for e in &r.rejected {
+            eprintln!(
+                "trove: {}:{}: {}",
+                file.display(),
+                e["line"],
+                e["reason"].as_str().unwrap_or("")
+            );
+        }
+    }
+    Ok(if r.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub fn keys_list(archive: &Archive, json: bool) -> Result<ExitCode> {
+    let cat = archive.catalog()?;
+    for k in cat.keys()? {
+        let (selector, domain) = k.name.split_once("._domainkey.").unwrap_or(("", &k.name));
+        if json {
+            outln!(
+                "{}",
+                json!({"name": k.name, "selector": selector, "domain": domain, "bits": k.bits,
+                       "source": k.source, "added_at": k.added_at, "record": k.record})
+            );
+        } else {
+            outln!(
+                "{:<48} {:>5} bits  {}  (added {})",
+                k.name,
+                k.bits.map(|b| b.to_string()).unwrap_or("-".into()),
+                k.source,
+                k.added_at
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn keys_missing(archive: &Archive, json: bool) -> Result<ExitCode> {
+    let cat = archive.catalog()?;
+    for (name, n) in cat.missing_keys()? {
+        if json {
+            outln!("{}", json!({"name": name, "items": n}));
+        } else {
+            outln!("{name:<48} {n} items");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub struct RecoverArgs {
+    pub domain: Option<String>,
+    pub selector: Option<String>,
+    pub max_pairs: usize,
+    pub samples: usize,
+    pub wait: bool,
+}
+
+/// Reads the raw bytes of an item.
+fn raw_of(archive: &Archive, it: &ItemRow) -> Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    archive.blobs.open(&it.raw_sha256)?.read_to_end(&mut raw)?;
+    Ok(raw)
+}
+
+pub fn keys_recover(archive: &Archive, a: &RecoverArgs, json: bool) -> Result<ExitCode> {
+    let lock = archive.lock(a.wait)?;
+    let targets: Vec<(String, String)> = match (&a.domain, &a.selector) {
+        (Some(d), Some(s)) => vec![(s.to_ascii_lowercase(), d.to_ascii_lowercase())],
+        (None, None) => archive
+            .catalog()?
+            .missing_keys()?
+            .into_iter()
+            .filter(|(_, n)| *n >= 2)
+            .filter_map(|(name, _)| {
+                name.split_once("._domainkey.")
+                    .map(|(s, d)| (s.to_string(), d.to_string()))
+            })
+            .collect(),
+        _ => {
+            return Err(UsageError("--domain and --selector go together".into()).into());
+        }
+    };
+    let mut results = Vec::new();
+    let mut any = false;
+    for (selector, domain) in targets {
+        let name = format!("{selector}._domainkey.{domain}");
+        let cat = archive.catalog()?;
+        let items = cat.items_signed_by(std::slice::from_ref(&name))?;
+        let mut samples = Vec::new();
+        for h in &items {
+            if samples.len() >= a.samples {
+                break;
+            }
+            let it = cat.find_item(&h.to_hex())?;
+            if it.size > archive.settings.limits.max_in_memory_bytes {
+                continue;
+            }
+            let raw = raw_of(archive, &it)?;
+            samples.extend(recover::samples(
+                &it.id.to_string(),
+                &raw,
+                &domain,
+                &selector,
+            ));
+        }
+        let bar = if json || !std::io::stderr().is_terminal() {
+            ProgressBar::hidden()
+        } else {
+            let b = ProgressBar::new_spinner();
+            b.enable_steady_tick(Duration::from_millis(200));
+            b
+        };
+        bar.set_message(format!("{name}: {} usable signatures", samples.len()));
+        let found = if samples.len() < 2 {
+            None
+        } else {
+            recover::recover(&samples, a.max_pairs, &|e| match e {
+                recover::Event::Pair { i, j, total } => bar.set_message(format!(
+                    "{name}: GCD of signatures {} and {} of {total} (about a minute for 2048 bits)",
+                    i + 1,
+                    j + 1
+                )),
+                recover::Event::Rejected { bits } => bar.suspend(|| {
+                    if !json {
+                        eprintln!(
+                            "  {name}: a pair gave a {bits}-bit GCD, not a key; trying another"
+                        )
+                    }
+                }),
+            })
+        };
+        bar.finish_and_clear();
+        let mut entry = json!({"name": name, "usable_signatures": samples.len()});
+        match found {
+            Some(k) => {
+                let record = k.record().map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+                archive
+                    .catalog_rw(&lock)?
+                    .add_key(&name, &record, "recovered", Some(k.bits))?;
+                let s = verification::reverify(archive, &lock, Some(&items), &mut |_, _| {})?;
+                entry["recovered"] = json!(true);
+                entry["bits"] = json!(k.bits);
+                entry["verified_samples"] = json!(k.verified);
+                entry["pairs_tried"] = json!(k.pairs_tried);
+                entry["reverified"] = json!(s.verified);
+                entry["record"] = json!(record);
+                any = true;
+                if !json {
+                    outln!(
+                        "{name}: recovered a {}-bit key ({} of {} sample signatures verify); \
+                         re-verified {} items",
+                        k.bits,
+                        k.verified,
+                        samples.len(),
+                        s.verified
+                    );
+                }
+            }
+            None => {
+                entry["recovered"] = json!(false);
+                if !json {
+                    outln!(
+                        "{name}: no key recovered from {} usable signatures",
+                        samples.len()
+                    );
+                }
+            }
+        }
+        results.push(entry);
+    }
+    if json {
+        for r in &results {
+            outln!("{r}");
+        }
+    }
+    if results.is_empty() {
+        bail!(
+            "no selector to recover: every signing selector has a key, or signed fewer than two items"
+        );
+    }
+    Ok(if any {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The DKIM part of `trove show`.
+pub fn print_show(v: &Verification) {
+    outln!("dkim        {}", v.verdict);
+    for s in &v.signatures {
+        let key = match (&s.key_source, s.key_bits) {
+            (Some(src), Some(b)) => format!("key {src} ({b} bits)"),
+            _ => "no key".into(),
+        };
+        outln!(
+            "  {:<15} d={} s={} {}  {key}",
+            s.verdict.as_str(),
+            s.domain,
+            s.selector,
+            s.algorithm
+        );
+        outln!("  {:<15} vouches for: {}", "", s.signed_headers.join(" "));
+        if let Some(e) = &s.expired_at {
+            outln!("  {:<15} expired at {e}", "");
+        }
+        if let Some(r) = &s.reason
+            && s.verdict != Verdict::PassExpired
+        {
+            outln!("  {:<15} {r}", "");
+        }
+    }
+    if let Some(arc) = &v.arc {
+        outln!(
+            "  arc {:<11} {} set(s){}",
+            arc.verdict,
+            arc.sets.len(),
+            arc.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
+    }
+    if !v.forensics.is_empty() {
+        outln!("forensics");
+        for f in &v.forensics {
+            outln!("  {:<18} {}", f.code, f.detail);
+        }
+    }
+}

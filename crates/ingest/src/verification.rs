@@ -1,0 +1,172 @@
+//! DKIM verification of archived emails: at ingest, and again whenever keys change.
+//!
+//! Results are derived data (raw bytes + key store), stored in the catalog and mirrored in the
+//! index's `dkim` field. Re-verification runs in parallel and writes from one thread.
+
+use crate::{Error, Result};
+use rayon::prelude::*;
+use std::io::Read;
+use trove_index::SearchIndex;
+use trove_model::Sha256Hash;
+use trove_store::{Archive, BlobStore, Catalog, ItemRow, Settings, WriterLock};
+use trove_verify::keys::{self, KeyRing, StoredKey};
+use trove_verify::{Options, Verdict, Verification};
+
+/// Items verified per parallel batch (and per catalog transaction).
+const BATCH: usize = 256;
+
+/// The archive's key store as the verifier reads it.
+pub fn keyring(catalog: &Catalog) -> Result<KeyRing> {
+    let mut ring = KeyRing::default();
+    for k in catalog.keys()? {
+        ring.add(
+            &k.name,
+            StoredKey {
+                id: k.id,
+                source: k.source,
+                record: keys::parse_record(&k.record),
+            },
+        );
+    }
+    Ok(ring)
+}
+
+pub fn options(settings: &Settings) -> Options {
+    Options::now(i64::from(settings.verify.date_tolerance_minutes) * 60)
+}
+
+/// Verifies one raw message.
+pub fn verify_raw(raw: &[u8], ring: &KeyRing, opts: &Options) -> Verification {
+    trove_verify::verify(raw, ring, opts)
+}
+
+/// The catalog row for a result: verdict, JSON, selector names.
+pub fn row(raw: Sha256Hash, v: &Verification) -> (Sha256Hash, String, String, Vec<String>) {
+    (
+        raw,
+        v.verdict.as_str().to_string(),
+        serde_json::to_string(v).unwrap_or_default(),
+        v.key_names(),
+    )
+}
+
+/// A message too large to verify in memory.
+fn too_large(size: u64, limit: u64) -> Verification {
+    Verification {
+        verdict: Verdict::Unsupported,
+        signatures: vec![],
+        arc: None,
+        forensics: vec![trove_verify::forensics::Flag {
+            code: "not_verified".into(),
+            detail: format!(
+                "the message is {size} bytes, above max_in_memory_bytes ({limit}); it was not verified"
+            ),
+        }],
+    }
+}
+
+fn verify_item(
+    archive: &Archive,
+    item: &ItemRow,
+    ring: &KeyRing,
+    opts: &Options,
+) -> Result<Verification> {
+    let limit = archive.settings.limits.max_in_memory_bytes;
+    if item.size > limit {
+        return Ok(too_large(item.size, limit));
+    }
+    let mut raw = Vec::with_capacity(item.size as usize);
+    archive
+        .blobs
+        .open(&item.raw_sha256)?
+        .read_to_end(&mut raw)
+        .map_err(|e| {
+            Error::Store(trove_store::Error::io(
+                std::path::Path::new(&item.raw_sha256.to_hex()),
+                e,
+            ))
+        })?;
+    Ok(verify_raw(&raw, ring, opts))
+}
+
+/// Re-verifies `items` (all emails when `None`), stores the results, and updates the index
+/// documents whose verdict changed. Calls `each` with every result, in catalog order.
+pub fn reverify(
+    archive: &Archive,
+    lock: &WriterLock,
+    items: Option<&[Sha256Hash]>,
+    each: &mut dyn FnMut(&ItemRow, &Verification),
+) -> Result<ReverifySummary> {
+    let mut catalog = archive.catalog_rw(lock)?;
+    let (summary, changed) = verify_and_store(archive, &mut catalog, items, each)?;
+    let index = SearchIndex::open_or_create(&archive.root.join("index"))?;
+    let mut writer = index.writer()?;
+    for it in changed {
+        let prov = catalog.provenance(&it.raw_sha256)?;
+        let mut doc = crate::indexing::doc_from_archive(archive, &it, &prov)?;
+        doc.dkim = catalog.verification(&it.raw_sha256)?.map(|r| r.verdict);
+        doc.sources = prov.into_iter().map(|p| p.path).collect();
+        writer.upsert(&doc)?;
+    }
+    writer.commit(index.covered_seq()?.max(0))?;
+    writer.finish()?;
+    index.reload()?;
+    Ok(summary)
+}
+
+/// Verifies and stores, without touching the index. Returns the items whose verdict changed.
+pub(crate) fn verify_and_store(
+    archive: &Archive,
+    catalog: &mut Catalog,
+    items: Option<&[Sha256Hash]>,
+    each: &mut dyn FnMut(&ItemRow, &Verification),
+) -> Result<(ReverifySummary, Vec<ItemRow>)> {
+    let ring = keyring(catalog)?;
+    let opts = options(&archive.settings);
+    let mut summary = ReverifySummary::default();
+    let rows: Vec<ItemRow> = match items {
+        Some(list) => list
+            .iter()
+            .map(|h| catalog.find_item(&h.to_hex()))
+            .collect::<trove_store::Result<_>>()?,
+        None => {
+            let mut all = Vec::new();
+            catalog.for_each_item(|it| {
+                if it.kind == "email" {
+                    all.push(it);
+                }
+                Ok(())
+            })?;
+            all
+        }
+    };
+    let emails: Vec<ItemRow> = rows.into_iter().filter(|r| r.kind == "email").collect();
+    let mut changed = Vec::new();
+    for chunk in emails.chunks(BATCH) {
+        let results: Vec<Result<Verification>> = chunk
+            .par_iter()
+            .map(|it| verify_item(archive, it, &ring, &opts))
+            .collect();
+        let mut store = Vec::with_capacity(chunk.len());
+        for (it, v) in chunk.iter().zip(results) {
+            let v = v?;
+            let before = catalog.verification(&it.raw_sha256)?.map(|r| r.verdict);
+            if before.as_deref() != Some(v.verdict.as_str()) {
+                changed.push(it.clone());
+                summary.changed += 1;
+            }
+            summary.verified += 1;
+            each(it, &v);
+            store.push(row(it.raw_sha256, &v));
+        }
+        catalog.set_verifications(&store)?;
+    }
+    Ok((summary, changed))
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ReverifySummary {
+    pub verified: u64,
+    /// Items whose verdict differs from the stored one.
+    pub changed: u64,
+}
