@@ -3,9 +3,8 @@
 //! Results are derived data (raw bytes + key store), stored in the catalog and mirrored in the
 //! index's `dkim` field. Re-verification runs in parallel and writes from one thread.
 
-use crate::{Error, Result};
+use crate::Result;
 use rayon::prelude::*;
-use std::io::Read;
 use trove_index::SearchIndex;
 use trove_model::Sha256Hash;
 use trove_store::{Archive, BlobStore, Catalog, ItemRow, Settings, WriterLock};
@@ -75,17 +74,7 @@ fn verify_item(
     if item.size > limit {
         return Ok(too_large(item.size, limit));
     }
-    let mut raw = Vec::with_capacity(item.size as usize);
-    archive
-        .blobs
-        .open(&item.raw_sha256)?
-        .read_to_end(&mut raw)
-        .map_err(|e| {
-            Error::Store(trove_store::Error::io(
-                std::path::Path::new(&item.raw_sha256.to_hex()),
-                e,
-            ))
-        })?;
+    let raw = archive.blobs.get(&item.raw_sha256)?;
     Ok(verify_raw(&raw, ring, opts))
 }
 
@@ -141,6 +130,7 @@ pub(crate) fn verify_and_store(
         }
     };
     let emails: Vec<ItemRow> = rows.into_iter().filter(|r| r.kind == "email").collect();
+    let before = catalog.verdicts()?;
     let mut changed = Vec::new();
     for chunk in emails.chunks(BATCH) {
         let results: Vec<Result<Verification>> = chunk
@@ -150,8 +140,7 @@ pub(crate) fn verify_and_store(
         let mut store = Vec::with_capacity(chunk.len());
         for (it, v) in chunk.iter().zip(results) {
             let v = v?;
-            let before = catalog.verification(&it.raw_sha256)?.map(|r| r.verdict);
-            if before.as_deref() != Some(v.verdict.as_str()) {
+            if before.get(&it.raw_sha256).map(String::as_str) != Some(v.verdict.as_str()) {
                 changed.push(it.clone());
                 summary.changed += 1;
             }

@@ -124,6 +124,34 @@ impl BlobStore for FsBlobStore {
         Ok(Box::new(dec))
     }
 
+    /// Whole blobs (the common case) reuse one decompression context per thread: creating a
+    /// zstd context costs more than decompressing a typical message.
+    fn get(&self, hash: &Sha256Hash) -> Result<Vec<u8>> {
+        use std::cell::RefCell;
+        use zstd::zstd_safe::{DCtx, ResetDirective};
+        thread_local! {
+            static DCTX: RefCell<Option<DCtx<'static>>> = const { RefCell::new(None) };
+        }
+        let p = self.path_of(hash);
+        let f = File::open(&p).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                Error::MissingBlob(hash.to_hex())
+            } else {
+                Error::io(&p, e)
+            }
+        })?;
+        DCTX.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let ctx = slot.get_or_insert_with(DCtx::create);
+            // A previous read may have stopped mid-frame.
+            let _ = ctx.reset(ResetDirective::SessionOnly);
+            let mut dec = zstd::stream::read::Decoder::with_context(BufReader::new(f), ctx);
+            let mut out = Vec::new();
+            dec.read_to_end(&mut out).map_err(|e| Error::io(&p, e))?;
+            Ok(out)
+        })
+    }
+
     fn sync(&self) -> Result<()> {
         let dir = File::open(&self.root).map_err(|e| Error::io(&self.root, e))?;
         rustix::fs::syncfs(&dir).map_err(|e| Error::io(&self.root, e.into()))?;

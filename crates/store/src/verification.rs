@@ -97,6 +97,25 @@ impl Catalog {
             .map_err(Error::sql)
     }
 
+    /// Every stored verdict, by raw hash.
+    pub fn verdicts(&self) -> Result<std::collections::HashMap<Sha256Hash, String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT raw_sha256, verdict FROM verifications")
+            .map_err(Error::sql)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(Error::sql)?;
+        let mut out = std::collections::HashMap::new();
+        for row in rows {
+            let (hex, verdict) = row.map_err(Error::sql)?;
+            if let Some(h) = Sha256Hash::from_hex(&hex) {
+                out.insert(h, verdict);
+            }
+        }
+        Ok(out)
+    }
+
     /// Items with a signature or seal naming one of these selectors.
     pub fn items_signed_by(&self, names: &[String]) -> Result<Vec<Sha256Hash>> {
         let mut stmt = self

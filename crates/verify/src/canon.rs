@@ -5,20 +5,18 @@ use std::borrow::Cow;
 
 /// The message with every bare LF turned into CRLF (borrowed when there is none).
 pub fn to_crlf(raw: &[u8]) -> Cow<'_, [u8]> {
-    let bare = raw
-        .iter()
-        .enumerate()
-        .any(|(i, &c)| c == b'\n' && (i == 0 || raw[i - 1] != b'\r'));
-    if !bare {
+    let bare = |i: usize| i == 0 || raw[i - 1] != b'\r';
+    if !memchr::memchr_iter(b'\n', raw).any(bare) {
         return Cow::Borrowed(raw);
     }
-    let mut out = Vec::with_capacity(raw.len() + raw.len() / 32);
-    for (i, &c) in raw.iter().enumerate() {
-        if c == b'\n' && (i == 0 || raw[i - 1] != b'\r') {
-            out.push(b'\r');
-        }
-        out.push(c);
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 32 + 2);
+    let mut from = 0;
+    for i in memchr::memchr_iter(b'\n', raw).filter(|&i| bare(i)) {
+        out.extend_from_slice(&raw[from..i]);
+        out.extend_from_slice(b"\r");
+        from = i;
     }
+    out.extend_from_slice(&raw[from..]);
     Cow::Owned(out)
 }
 
@@ -126,5 +124,10 @@ mod tests {
         assert_eq!(body(Canonicalization::Simple, b""), b"\r\n".to_vec());
         assert_eq!(body(Canonicalization::Relaxed, b""), b"".to_vec());
         assert_eq!(body(Canonicalization::Relaxed, b"x"), b"x\r\n".to_vec());
+        // A last line of only whitespace is an empty line, and empty lines at the end go.
+        assert_eq!(
+            body(Canonicalization::Relaxed, b" \tx\r\n \r\n"),
+            b" x\r\n".to_vec()
+        );
     }
 }

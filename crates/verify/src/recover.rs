@@ -10,7 +10,7 @@
 
 use crate::canon;
 use crate::dkim::{SigParams, header_data};
-use mail_auth::common::crypto::{Algorithm, HashAlgorithm};
+use mail_auth::common::crypto::Algorithm;
 use rug::Integer;
 use rug::integer::Order;
 use rug::ops::Pow;
@@ -38,7 +38,7 @@ const SHA1_PREFIX: &[u8] = &[
 ];
 
 /// EMSA-PKCS1-v1_5 (RFC 8017 §9.2) of `data` for a `k`-byte modulus.
-fn encode(a: Algorithm, data: &[u8], k: usize) -> Option<Vec<u8>> {
+pub(crate) fn encode(a: Algorithm, data: &[u8], k: usize) -> Option<Vec<u8>> {
     let (prefix, digest) = match a {
         Algorithm::RsaSha256 => (SHA256_PREFIX, sha2::Sha256::digest(data).to_vec()),
         Algorithm::RsaSha1 => (SHA1_PREFIX, sha1::Sha1::digest(data).to_vec()),
@@ -74,15 +74,10 @@ pub fn samples(item: &str, raw: &[u8], domain: &str, selector: &str) -> Vec<Samp
         if sig.a == Algorithm::Ed25519Sha256 || sig.b.is_empty() {
             continue;
         }
-        let ha = HashAlgorithm::from(sig.a);
-        let body_ok = msg
-            .body_hashes
-            .iter()
-            .any(|(c, hh, l, bh)| *c == sig.cb && *hh == ha && *l == sig.l && *bh == sig.bh);
-        if !body_ok {
+        let params = SigParams::from(sig);
+        if !crate::dkim::body_check(&msg, &params).0 {
             continue;
         }
-        let params = SigParams::from(sig);
         let data = header_data(&msg, &params, h.name, h.value);
         if let Some(encoded) = encode(sig.a, &data, sig.b.len()) {
             out.push(Sample {
