@@ -389,8 +389,17 @@ fn print_summary(s: &Summary, json: bool) -> Result<()> {
 fn stats(archive: &Archive, json: bool) -> Result<ExitCode> {
     let cat = archive.catalog()?;
     let s = cat.stats()?;
+    let verdicts = cat.verdict_counts()?;
+    let keys = cat.keys()?.len();
     if json {
         let mut v = serde_json::to_value(&s)?;
+        v["dkim"] = json!(
+            verdicts
+                .iter()
+                .map(|(k, n)| (k.clone(), json!(n)))
+                .collect::<serde_json::Map<String, Value>>()
+        );
+        v["dkim_keys"] = json!(keys);
         v["archive"] = json!(archive.root.display().to_string());
         v["name"] = json!(archive.settings.name);
         outln!("{v}");
@@ -412,6 +421,10 @@ fn stats(archive: &Archive, json: bool) -> Result<ExitCode> {
             outln!("dates        {a} … {b}");
         }
         outln!("ingest runs  {}", s.runs);
+        if !verdicts.is_empty() {
+            let parts: Vec<String> = verdicts.iter().map(|(v, n)| format!("{n} {v}")).collect();
+            outln!("dkim         {} ({keys} keys)", parts.join(", "));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -236,3 +236,52 @@ fn message_id_flag(msg: &AuthenticatedMessage<'_>, sigs: &[SignatureResult]) -> 
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{KeyRing, Options, verify};
+
+    fn flags(msg: &str) -> Vec<(String, String)> {
+        let opts = Options {
+            now: 1_700_000_000,
+            date_tolerance_secs: 3600,
+        };
+        verify(msg.as_bytes(), &KeyRing::default(), &opts)
+            .forensics
+            .into_iter()
+            .map(|f| (f.code, f.detail))
+            .collect()
+    }
+
+    #[test]
+    fn date_against_received_hops() {
+        let msg = "Received: from b by c; Mon, 3 Oct 2016 12:05:00 +0000\n\
+                   Received: from a by b; Mon, 3 Oct 2016 12:01:00 +0000\n\
+                   From: x@example.org\nDate: Mon, 3 Oct 2016 12:00:00 +0000\n\
+                   Message-ID: <1@example.org>\n\nbody\n";
+        assert!(flags(msg).is_empty(), "{:?}", flags(msg));
+        // Backdated by two days.
+        let backdated = msg.replace("Date: Mon, 3 Oct", "Date: Sat, 1 Oct");
+        let f = flags(&backdated);
+        assert_eq!(
+            f.iter().filter(|(c, _)| c == "date_vs_received").count(),
+            2,
+            "{f:?}"
+        );
+        assert!(f[0].1.contains("2 days after"), "{f:?}");
+    }
+
+    #[test]
+    fn implausible_message_ids() {
+        let base = "From: A <a@gmail.com>\nDate: Mon, 3 Oct 2016 12:00:00 +0000\n";
+        let ok = format!("{base}Message-ID: <CAB+x=1@mail.gmail.com>\n\nb\n");
+        assert!(flags(&ok).is_empty());
+        let odd = format!("{base}Message-ID: <1234@forged-host.example>\n\nb\n");
+        assert_eq!(flags(&odd)[0].0, "message_id_domain");
+        let local = "From: a@example.org\nMessage-ID: <99@localhost>\n\nb\n";
+        assert_eq!(flags(local)[0].0, "message_id_domain");
+        // A custom domain may use any host: nothing to say.
+        let custom = "From: a@example.org\nMessage-ID: <99@mx.other.example>\n\nb\n";
+        assert!(flags(custom).is_empty());
+    }
+}
