@@ -45,6 +45,16 @@ pub struct FsBlobStore {
 }
 
 impl FsBlobStore {
+    /// The compressed file of a blob; a missing one is `MissingBlob`, not an IO error.
+    fn open_file(&self, hash: &Sha256Hash) -> Result<(PathBuf, File)> {
+        let p = self.path_of(hash);
+        match File::open(&p) {
+            Ok(f) => Ok((p, f)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::MissingBlob(hash.to_hex())),
+            Err(e) => Err(Error::io(&p, e)),
+        }
+    }
+
     pub fn new(root: PathBuf, tmp: PathBuf) -> Self {
         Self {
             root,
@@ -112,14 +122,7 @@ impl BlobStore for FsBlobStore {
     }
 
     fn open(&self, hash: &Sha256Hash) -> Result<Box<dyn Read + Send>> {
-        let p = self.path_of(hash);
-        let f = File::open(&p).map_err(|e| {
-            if e.kind() == io::ErrorKind::NotFound {
-                Error::MissingBlob(hash.to_hex())
-            } else {
-                Error::io(&p, e)
-            }
-        })?;
+        let (p, f) = self.open_file(hash)?;
         let dec = zstd::Decoder::new(f).map_err(|e| Error::io(&p, e))?;
         Ok(Box::new(dec))
     }
@@ -132,14 +135,7 @@ impl BlobStore for FsBlobStore {
         thread_local! {
             static DCTX: RefCell<Option<DCtx<'static>>> = const { RefCell::new(None) };
         }
-        let p = self.path_of(hash);
-        let f = File::open(&p).map_err(|e| {
-            if e.kind() == io::ErrorKind::NotFound {
-                Error::MissingBlob(hash.to_hex())
-            } else {
-                Error::io(&p, e)
-            }
-        })?;
+        let (p, f) = self.open_file(hash)?;
         DCTX.with(|cell| {
             let mut slot = cell.borrow_mut();
             let ctx = slot.get_or_insert_with(DCtx::create);

@@ -95,13 +95,8 @@ pub(crate) fn check_chain(
     }
     for s in &sets {
         if !s.seal.verdict.vouches() {
-            let v = if s.seal.verdict == Verdict::KeyNotFound {
-                "key_not_found"
-            } else {
-                "fail"
-            };
             problem.get_or_insert((
-                v.into(),
+                chain_verdict(s.seal.verdict).into(),
                 format!(
                     "the seal of set {} is {}: {}",
                     s.instance,
@@ -114,13 +109,8 @@ pub(crate) fn check_chain(
     if let Some(last) = sets.last()
         && !last.message_signature.verdict.vouches()
     {
-        let v = if last.message_signature.verdict == Verdict::KeyNotFound {
-            "key_not_found"
-        } else {
-            "fail"
-        };
         problem.get_or_insert((
-            v.into(),
+            chain_verdict(last.message_signature.verdict).into(),
             format!(
                 "the newest message signature (set {}) is {}",
                 last.instance, last.message_signature.verdict
@@ -139,6 +129,15 @@ pub(crate) fn check_chain(
             sets,
         },
     })
+}
+
+/// A failing seal or message signature fails the chain, unless the key is merely missing.
+fn chain_verdict(v: Verdict) -> &'static str {
+    if v == Verdict::KeyNotFound {
+        "key_not_found"
+    } else {
+        "fail"
+    }
 }
 
 fn cv_name(cv: &ChainValidation) -> &'static str {

@@ -127,60 +127,42 @@ fn date_flags(
     let Some(date) = header_str(msg, "Date").first().and_then(|d| parse_date(d)) else {
         return;
     };
-    let tol = opts.date_tolerance_secs;
+    // Flags `when` if it is more than the tolerance away from the Date header.
+    let mut check = |code: &str, what: String, when: i64| {
+        let diff = when - date;
+        if diff.abs() > opts.date_tolerance_secs {
+            let dir = if diff > 0 { "after" } else { "before" };
+            out.push(flag(
+                code,
+                format!("{what} {} {dir} the Date header", human(diff)),
+            ));
+        }
+    };
     // Received headers are prepended, so the last one is the first hop.
     let hops: Vec<i64> = header_str(msg, "Received")
         .iter()
         .filter_map(|r| r.rsplit_once(';').and_then(|(_, d)| parse_date(d)))
         .collect();
     if let Some(&first) = hops.last() {
-        let diff = first - date;
-        if diff.abs() > tol {
-            let dir = if diff > 0 { "after" } else { "before" };
-            out.push(flag(
-                "date_vs_received",
-                format!(
-                    "the first Received hop is {} {dir} the Date header",
-                    human(diff)
-                ),
-            ));
-        }
+        check(
+            "date_vs_received",
+            "the first Received hop is".into(),
+            first,
+        );
     }
     if hops.len() > 1
         && let Some(&last) = hops.first()
     {
-        let diff = last - date;
-        if diff.abs() > tol {
-            let dir = if diff > 0 { "after" } else { "before" };
-            out.push(flag(
-                "date_vs_received",
-                format!(
-                    "the last Received hop is {} {dir} the Date header",
-                    human(diff)
-                ),
-            ));
-        }
+        check("date_vs_received", "the last Received hop is".into(), last);
     }
     for s in signatures {
-        let Some(t) = s
+        let t = s
             .signed_at
             .as_deref()
             .and_then(DateTime::parse_rfc3339)
-            .map(|d| d.to_timestamp())
-        else {
-            continue;
-        };
-        let diff = t - date;
-        if diff.abs() > tol {
-            let dir = if diff > 0 { "after" } else { "before" };
-            out.push(flag(
-                "date_vs_signature",
-                format!(
-                    "{} signed (t=) {} {dir} the Date header",
-                    s.domain,
-                    human(diff)
-                ),
-            ));
+            .map(|d| d.to_timestamp());
+        if let Some(t) = t {
+            check("date_vs_signature", format!("{} signed (t=)", s.domain), t);
         }
     }
 }
