@@ -104,6 +104,7 @@ pub fn reverify(
 }
 
 /// Verifies and stores, without touching the index. Returns the items whose verdict changed.
+/// Works page by page, so memory stays bounded however many emails the archive holds.
 pub(crate) fn verify_and_store(
     archive: &Archive,
     catalog: &mut Catalog,
@@ -113,34 +114,36 @@ pub(crate) fn verify_and_store(
     let ring = keyring(catalog)?;
     let opts = options(&archive.settings);
     let mut summary = ReverifySummary::default();
-    let rows: Vec<ItemRow> = match items {
-        Some(list) => list
-            .iter()
-            .map(|h| catalog.find_item(&h.to_hex()))
-            .collect::<trove_store::Result<_>>()?,
-        None => {
-            let mut all = Vec::new();
-            catalog.for_each_item(|it| {
-                if it.kind == "email" {
-                    all.push(it);
-                }
-                Ok(())
-            })?;
-            all
-        }
-    };
-    let emails: Vec<ItemRow> = rows.into_iter().filter(|r| r.kind == "email").collect();
-    let before = catalog.verdicts()?;
     let mut changed = Vec::new();
-    for chunk in emails.chunks(BATCH) {
-        let results: Vec<Result<Verification>> = chunk
+    let mut after = 0i64;
+    let mut listed = items.map(|l| l.chunks(BATCH));
+    loop {
+        let page: Vec<ItemRow> = match listed.as_mut() {
+            Some(chunks) => match chunks.next() {
+                Some(c) => c
+                    .iter()
+                    .map(|h| catalog.find_item(&h.to_hex()))
+                    .collect::<trove_store::Result<_>>()?,
+                None => break,
+            },
+            None => {
+                let page = catalog.items_after(after, BATCH)?;
+                match page.last() {
+                    Some(last) => after = last.seq,
+                    None => break,
+                }
+                page
+            }
+        };
+        let emails: Vec<&ItemRow> = page.iter().filter(|r| r.kind == "email").collect();
+        let results: Vec<Result<Verification>> = emails
             .par_iter()
             .map(|it| verify_item(archive, it, &ring, &opts))
             .collect();
-        let mut store = Vec::with_capacity(chunk.len());
-        for (it, v) in chunk.iter().zip(results) {
+        let mut store = Vec::with_capacity(emails.len());
+        for (it, v) in emails.into_iter().zip(results) {
             let v = v?;
-            if before.get(&it.raw_sha256).map(String::as_str) != Some(v.verdict.as_str()) {
+            if catalog.verdict_of(&it.raw_sha256)?.as_deref() != Some(v.verdict.as_str()) {
                 changed.push(it.clone());
                 summary.changed += 1;
             }

@@ -97,23 +97,12 @@ impl Catalog {
             .map_err(Error::sql)
     }
 
-    /// Every stored verdict, by raw hash.
-    pub fn verdicts(&self) -> Result<std::collections::HashMap<Sha256Hash, String>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT raw_sha256, verdict FROM verifications")
-            .map_err(Error::sql)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(Error::sql)?;
-        let mut out = std::collections::HashMap::new();
-        for row in rows {
-            let (hex, verdict) = row.map_err(Error::sql)?;
-            if let Some(h) = Sha256Hash::from_hex(&hex) {
-                out.insert(h, verdict);
-            }
-        }
-        Ok(out)
+    /// The stored verdict of an item.
+    pub fn verdict_of(&self, raw: &Sha256Hash) -> Result<Option<String>> {
+        self.conn
+            .prepare_cached("SELECT verdict FROM verifications WHERE raw_sha256 = ?1")
+            .and_then(|mut s| s.query_row([raw.to_hex()], |r| r.get(0)).optional())
+            .map_err(Error::sql)
     }
 
     /// Items with a signature or seal naming one of these selectors.
