@@ -114,6 +114,33 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
+        Command::Pubkey => crate::proofs::pubkey(&Archive::open(&cli.archive)?, json),
+        Command::Checkpoint { wait } => {
+            crate::proofs::checkpoint(&Archive::open(&cli.archive)?, wait, json)
+        }
+        Command::Prove { id } => crate::proofs::prove(&Archive::open(&cli.archive)?, &id, json),
+        Command::Consistency { old, new } => {
+            crate::proofs::consistency(&Archive::open(&cli.archive)?, old, new, json)
+        }
+        Command::Excerpt {
+            query,
+            conversation,
+            thread,
+            redact,
+            output,
+        } => crate::proofs::excerpt(
+            &Archive::open(&cli.archive)?,
+            &crate::proofs::ExcerptArgs {
+                query,
+                conversation,
+                thread,
+                redact,
+                output,
+            },
+            json,
+        ),
+        Command::VerifyExcerpt { file, key } => crate::proofs::verify_excerpt(&file, &key, json),
+        Command::Fsck => fsck(&Archive::open(&cli.archive)?, json),
         Command::Verify { query, wait } => {
             crate::verify::verify(&Archive::open(&cli.archive)?, &query, wait, json)
         }
@@ -258,7 +285,9 @@ fn init(dir: &Path, name: Option<String>, json: bool) -> Result<ExitCode> {
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_else(|| "trove".into())
     });
-    Archive::init(dir, &name)?;
+    let archive = Archive::init(dir, &name)?;
+    // The checkpoint key is made now, so its verifier can be published before any ingest.
+    trove_ingest::ledger::signer(&archive)?;
     if json {
         outln!(
             "{}",
@@ -427,6 +456,40 @@ fn stats(archive: &Archive, json: bool) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn fsck(archive: &Archive, json: bool) -> Result<ExitCode> {
+    let r = trove_ingest::fsck::fsck(archive)?;
+    if json {
+        outln!("{}", serde_json::to_string(&r)?);
+    } else {
+        for p in &r.problems {
+            outln!(
+                "{} {}: expected {}, found {}",
+                p.kind,
+                p.subject,
+                p.expected,
+                p.found
+            );
+        }
+        outln!(
+            "checked {} blobs, {} items, {} log leaves, {} checkpoints: {}",
+            r.blobs,
+            r.items,
+            r.leaves,
+            r.checkpoints,
+            if r.ok {
+                "all consistent".to_string()
+            } else {
+                format!("{} problems", r.problems.len())
+            }
+        );
+    }
+    Ok(if r.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(65)
+    })
 }
 
 fn mailbox_json(m: &Mailbox) -> Value {

@@ -18,6 +18,7 @@ macro_rules! outln {
 mod commands;
 mod demo;
 mod echoes;
+mod proofs;
 mod relations;
 mod search;
 mod verify;
@@ -261,6 +262,49 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Print the archive's checkpoint verifier key (C2SP signed-note form).
+    Pubkey,
+    /// Append pending leaves to the tamper-evident log and sign a checkpoint (C2SP
+    /// tlog-checkpoint) if the log grew; print the latest checkpoint.
+    Checkpoint {
+        /// Wait for another writer to finish instead of failing at once.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// An inclusion proof of an item (or attachment SHA-256) against the latest checkpoint, in
+    /// the C2SP tlog-proof text format (the leaf data in its `extra` line).
+    Prove { id: String },
+    /// A consistency proof between two log sizes (NEW defaults to the latest checkpoint).
+    Consistency { old: u64, new: Option<u64> },
+    /// Write a self-contained, verifiable excerpt: the chosen items' raw bytes and inclusion
+    /// proofs, the signed checkpoint, every message position of the conversations they belong
+    /// to (withheld ones as hashes), and the DKIM keys they need.
+    Excerpt {
+        /// A query (as for search).
+        query: Vec<String>,
+        /// Every message of this conversation.
+        #[arg(long)]
+        conversation: Option<String>,
+        /// Every message of the thread of this item (or thread id).
+        #[arg(long)]
+        thread: Option<String>,
+        /// Withhold this item (its position and hash stay visible); repeatable.
+        #[arg(long)]
+        redact: Vec<String>,
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+    /// Verify an excerpt offline, without an archive: hashes, proofs, the checkpoint signature,
+    /// DKIM with the keys it carries; show what is revealed and what is withheld.
+    VerifyExcerpt {
+        file: PathBuf,
+        /// The archive's verifier key (from `trove pubkey`).
+        #[arg(long)]
+        key: String,
+    },
+    /// Rehash every blob and check catalog, blobs, log and checkpoints against each other. Exit
+    /// 0 only when everything checks out (65 otherwise).
+    Fsck,
     /// Rebuild the search index, threads, conversations and actors from the raw blobs and the
     /// catalog alone.
     Reindex {

@@ -5,7 +5,9 @@
 
 pub mod detect;
 pub mod email;
+pub mod fsck;
 pub mod indexing;
+pub mod ledger;
 pub mod mbox;
 pub mod pipeline;
 pub mod social;

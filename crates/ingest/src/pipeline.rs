@@ -82,6 +82,9 @@ pub struct Summary {
     pub notes: Vec<Problem>,
     /// Threads, conversations and actors after the run.
     pub relations: trove_analyze::RebuildSummary,
+    /// Leaves appended to the tamper-evident log, and the size of the latest checkpoint.
+    pub log_leaves_added: u64,
+    pub checkpoint: Option<u64>,
 }
 
 enum Outcome {
@@ -258,6 +261,11 @@ pub fn ingest(
     index_writer.commit(catalog.max_seq()?)?;
     index_writer.finish()?;
     summary.relations = trove_analyze::rebuild(&mut catalog)?;
+    // After the rebuild, so conversation items are logged with their sequence numbers.
+    summary.log_leaves_added = crate::ledger::append_pending(&mut catalog)?;
+    summary.checkpoint = crate::ledger::sign_checkpoint(archive, &catalog)?
+        .or(catalog.latest_checkpoint()?)
+        .map(|c| c.size);
     let counters = &progress.walk;
     summary.files = counters.files.load(Ordering::Relaxed);
     summary.unchanged_files = counters.unchanged_files.load(Ordering::Relaxed);

@@ -195,6 +195,21 @@ CREATE TABLE IF NOT EXISTS signature_keys (
     raw_sha256 TEXT NOT NULL,
     PRIMARY KEY (name, raw_sha256)
 ) WITHOUT ROWID;
+-- The tamper-evident log: append-only leaves (RFC 9162) and every checkpoint ever signed.
+-- Not derived: nothing rewrites or deletes these rows.
+CREATE TABLE IF NOT EXISTS log_leaves (
+    idx INTEGER PRIMARY KEY,
+    hash BLOB NOT NULL,
+    data BLOB NOT NULL,
+    raw_sha256 TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log_leaves_raw ON log_leaves(raw_sha256);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    size INTEGER PRIMARY KEY,
+    root BLOB NOT NULL,
+    note TEXT NOT NULL,
+    signed_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS inputs_done (
     path TEXT PRIMARY KEY,
     size INTEGER NOT NULL,

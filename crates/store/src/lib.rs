@@ -17,6 +17,7 @@
 pub mod annotations;
 pub mod blob;
 pub mod catalog;
+pub mod log;
 pub mod relations;
 pub mod settings;
 pub mod verification;
@@ -24,6 +25,7 @@ pub mod verification;
 pub use annotations::{NoteRow, SavedSearch, TagCount};
 pub use blob::{BlobStore, FsBlobStore};
 pub use catalog::{Catalog, CatalogTx, ItemRow, NewItem, ProblemRow, Recorded, Stats};
+pub use log::{CheckpointRow, LeafRow};
 pub use relations::{
     ActorRow, ActorSummary, ConvInput, ConversationLabel, ConversationRow, Derived, SeenIdentity,
     ThreadAssign, ThreadInput, ThreadMember,

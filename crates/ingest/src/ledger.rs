@@ -1,0 +1,152 @@
+//! The archive's tamper-evident log: which leaves to append after a run, the archive key, and
+//! signing checkpoints that never contradict an earlier one.
+
+use crate::Result;
+use std::path::PathBuf;
+use trove_proof::leaf::Leaf;
+use trove_proof::note::{Checkpoint, Signer};
+use trove_proof::{Hash, Tree};
+use trove_store::{Archive, Catalog, CheckpointRow, ItemRow};
+
+/// Catalog rows up to this sequence number have their leaves (meta key).
+const LOGGED_THROUGH: &str = "log_items_through";
+
+fn key_path(archive: &Archive) -> PathBuf {
+    archive.root.join("keys/archive.key")
+}
+
+fn io(path: &std::path::Path, e: std::io::Error) -> crate::Error {
+    crate::Error::Store(trove_store::Error::io(path, e))
+}
+
+fn proof_err(e: impl std::fmt::Display) -> crate::Error {
+    crate::Error::Internal(e.to_string())
+}
+
+/// The archive's Ed25519 signing key, created on first use (`trove init` creates it). The key
+/// name, which is also the checkpoint origin, is `trove.archive/<random id>`.
+pub fn signer(archive: &Archive) -> Result<Signer> {
+    let path = key_path(archive);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return Signer::parse(&text).map_err(proof_err);
+    }
+    let id: [u8; 8] = trove_proof::note::random_bytes().map_err(proof_err)?;
+    let s = Signer::generate(&format!("trove.archive/{}", hex::encode(id))).map_err(proof_err)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    }
+    write_private(&path, &s.private_text())?;
+    let public = archive.root.join("keys/archive.pub");
+    std::fs::write(&public, format!("{}\n", s.verifier())).map_err(|e| io(&public, e))?;
+    Ok(s)
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| io(path, e))?;
+    f.write_all(format!("{text}\n").as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| io(path, e))
+}
+
+/// The leaf of an item as the catalog has it now.
+pub fn item_leaf(it: &ItemRow) -> Leaf {
+    Leaf {
+        raw_sha256: it.raw_sha256.to_hex(),
+        kind: it.kind.clone(),
+        native_id: it.native_id.clone(),
+        conversation: it.conversation.clone(),
+        seq: it.conversation.as_ref().and(it.conv_seq),
+        parent: None,
+    }
+}
+
+/// Appends the leaves the log lacks: every item added since the last append (and its
+/// attachments), and a fresh leaf for a conversation item whose sequence number changed because
+/// an earlier message arrived. Returns how many leaves were appended.
+pub fn append_pending(catalog: &mut Catalog) -> Result<u64> {
+    let through: i64 = catalog
+        .meta_get(LOGGED_THROUGH)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let start = catalog.log_size()?;
+    let mut new: Vec<(Hash, Vec<u8>, String)> = Vec::new();
+    let mut max_seq = through;
+    let mut candidates = Vec::new();
+    catalog.for_each_item(|it| {
+        if it.seq > through || it.conversation.is_some() {
+            candidates.push(it);
+        }
+        Ok(())
+    })?;
+    for it in candidates {
+        max_seq = max_seq.max(it.seq);
+        let leaf = item_leaf(&it);
+        let hash = leaf.hash();
+        let known = catalog.latest_leaf_of(&leaf.raw_sha256)?;
+        if known.as_ref().map(|l| l.hash) != Some(hash) {
+            new.push((hash, leaf.encode(), leaf.raw_sha256.clone()));
+        }
+        if it.seq > through {
+            for a in catalog.attachments(it.seq)? {
+                let leaf = Leaf {
+                    raw_sha256: a.sha256.to_hex(),
+                    kind: "attachment".into(),
+                    native_id: None,
+                    conversation: None,
+                    seq: None,
+                    parent: Some(it.raw_sha256.to_hex()),
+                };
+                new.push((leaf.hash(), leaf.encode(), leaf.raw_sha256.clone()));
+            }
+        }
+    }
+    catalog.append_leaves(start, &new)?;
+    catalog.meta_set(LOGGED_THROUGH, &max_seq.to_string())?;
+    Ok(new.len() as u64)
+}
+
+/// The tree over every leaf.
+pub fn tree(catalog: &Catalog) -> Result<Tree> {
+    Ok(Tree::from_leaf_hashes(catalog.log_hashes()?))
+}
+
+/// Signs a checkpoint of the whole log unless the latest one already covers it. Refuses when
+/// the log no longer matches an earlier checkpoint: the log never signs two inconsistent heads.
+pub fn sign_checkpoint(archive: &Archive, catalog: &Catalog) -> Result<Option<CheckpointRow>> {
+    let tree = tree(catalog)?;
+    let size = tree.len();
+    for cp in catalog.checkpoints()? {
+        if tree.root(cp.size) != Some(cp.root) {
+            return Err(crate::Error::Internal(format!(
+                "the log no longer matches the checkpoint of size {} it signed; refusing to sign \
+                 another (run `trove fsck`)",
+                cp.size
+            )));
+        }
+    }
+    if catalog.latest_checkpoint()?.is_some_and(|c| c.size == size) {
+        return Ok(None);
+    }
+    let signer = signer(archive)?;
+    let root = tree
+        .root(size)
+        .unwrap_or_else(trove_proof::merkle::empty_root);
+    let body = Checkpoint {
+        origin: signer.name().to_string(),
+        size,
+        root,
+    }
+    .body();
+    let note = signer.sign(&body).map_err(proof_err)?;
+    catalog.add_checkpoint(size, &root, &note)?;
+    let latest = archive.root.join("log/checkpoint");
+    std::fs::write(&latest, &note).map_err(|e| io(&latest, e))?;
+    Ok(catalog.latest_checkpoint()?)
+}
