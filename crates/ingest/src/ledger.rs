@@ -117,10 +117,31 @@ pub fn tree(catalog: &Catalog) -> Result<Tree> {
     Ok(Tree::from_leaf_hashes(catalog.log_hashes()?))
 }
 
+/// The tree, rebuilt from the leaf data rather than the stored hashes: a leaf whose data was
+/// changed is an error, never signed over.
+fn checked_tree(catalog: &Catalog) -> Result<Tree> {
+    let mut tree = Tree::new();
+    let mut bad = None;
+    catalog.for_each_leaf(|l| {
+        let h = trove_proof::merkle::leaf_hash(&l.data);
+        if h != l.hash && bad.is_none() {
+            bad = Some(l.index);
+        }
+        tree.push(h);
+        Ok(())
+    })?;
+    match bad {
+        Some(i) => Err(crate::Error::Internal(format!(
+            "log leaf {i} does not hash to its stored hash; refusing to sign (run `trove fsck`)"
+        ))),
+        None => Ok(tree),
+    }
+}
+
 /// Signs a checkpoint of the whole log unless the latest one already covers it. Refuses when
 /// the log no longer matches an earlier checkpoint: the log never signs two inconsistent heads.
 pub fn sign_checkpoint(archive: &Archive, catalog: &Catalog) -> Result<Option<CheckpointRow>> {
-    let tree = tree(catalog)?;
+    let tree = checked_tree(catalog)?;
     let size = tree.len();
     for cp in catalog.checkpoints()? {
         if tree.root(cp.size) != Some(cp.root) {
