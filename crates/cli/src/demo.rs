@@ -464,6 +464,10 @@ pub fn run(dir: &Path, json: bool) -> Result<ExitCode> {
     outln!("  trove --archive {a} search wlsearch.tk   # a link sent by DM, then tweeted");
     outln!("  trove --archive {a} verify           # DKIM verdicts, offline");
     outln!("  trove --archive {a} search dkim:body_altered   # the tampered copy");
+    outln!(
+        "  trove --archive {a} excerpt --conversation x:16589206-39344374 -o chain.trove-excerpt"
+    );
+    outln!("  trove verify-excerpt chain.trove-excerpt --key \"$(trove --archive {a} pubkey)\"");
     outln!();
     outln!(
         "Two messages in it are DKIM-signed with test keys (see {a}/keys/demo-dkim.zone); one of\n\

@@ -85,6 +85,8 @@ pub struct Summary {
     /// Leaves appended to the tamper-evident log, and the size of the latest checkpoint.
     pub log_leaves_added: u64,
     pub checkpoint: Option<u64>,
+    /// Time spent appending to the log and signing (part of `seconds`).
+    pub log_seconds: f64,
 }
 
 enum Outcome {
@@ -262,10 +264,12 @@ pub fn ingest(
     index_writer.finish()?;
     summary.relations = trove_analyze::rebuild(&mut catalog)?;
     // After the rebuild, so conversation items are logged with their sequence numbers.
+    let log_started = Instant::now();
     summary.log_leaves_added = crate::ledger::append_pending(&mut catalog)?;
     summary.checkpoint = crate::ledger::sign_checkpoint(archive, &catalog)?
         .or(catalog.latest_checkpoint()?)
         .map(|c| c.size);
+    summary.log_seconds = log_started.elapsed().as_secs_f64();
     let counters = &progress.walk;
     summary.files = counters.files.load(Ordering::Relaxed);
     summary.unchanged_files = counters.unchanged_files.load(Ordering::Relaxed);
