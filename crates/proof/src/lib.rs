@@ -2,6 +2,7 @@
 //! canonical encoding of every item, signed checkpoints (C2SP signed notes), and the proofs an
 //! excerpt carries.
 
+pub mod excerpt;
 pub mod leaf;
 pub mod merkle;
 pub mod note;
