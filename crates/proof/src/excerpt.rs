@@ -269,4 +269,3 @@ pub fn check_bundle(text: &[u8], key: &str) -> ExcerptReport {
     r.valid = r.errors.is_empty();
     r
 }
-
