@@ -73,6 +73,14 @@ fn sigkill_at_random_points_then_rerun_gives_the_uninterrupted_archive() {
     assert_eq!(s1["items"], s2["items"]);
     assert_eq!(s1["provenance_records"], s2["provenance_records"]);
     assert_eq!(s1["attachments"], s2["attachments"]);
+    // Blobs, catalog, log and every checkpoint signed along the way still agree.
+    let f = a.json(&["fsck"]);
+    assert_eq!(f["ok"], true, "fsck after kills (seed {seed}): {f}");
+    assert_eq!(
+        reference.json(&["checkpoint"])["size"],
+        a.json(&["checkpoint"])["size"],
+        "the same leaves were logged"
+    );
 }
 
 #[test]

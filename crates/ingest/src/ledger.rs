@@ -78,32 +78,35 @@ pub fn append_pending(catalog: &mut Catalog) -> Result<u64> {
     let start = catalog.log_size()?;
     let mut new: Vec<(Hash, Vec<u8>, String)> = Vec::new();
     let mut max_seq = through;
-    let mut candidates = Vec::new();
-    catalog.for_each_item(|it| {
-        if it.seq > through || it.conversation.is_some() {
-            candidates.push(it);
-        }
-        Ok(())
-    })?;
-    for it in candidates {
-        max_seq = max_seq.max(it.seq);
-        let leaf = item_leaf(&it);
-        let hash = leaf.hash();
-        let known = catalog.latest_leaf_of(&leaf.raw_sha256)?;
-        if known.as_ref().map(|l| l.hash) != Some(hash) {
-            new.push((hash, leaf.encode(), leaf.raw_sha256.clone()));
-        }
-        if it.seq > through {
-            for a in catalog.attachments(it.seq)? {
-                let leaf = Leaf {
-                    raw_sha256: a.sha256.to_hex(),
-                    kind: "attachment".into(),
-                    native_id: None,
-                    conversation: None,
-                    seq: None,
-                    parent: Some(it.raw_sha256.to_hex()),
-                };
-                new.push((leaf.hash(), leaf.encode(), leaf.raw_sha256.clone()));
+    // Page through the catalog so memory holds one page of rows, not the archive.
+    let mut after = 0i64;
+    loop {
+        let page = catalog.items_after(after, 1024)?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for it in page {
+            if it.seq <= through && it.conversation.is_none() {
+                continue;
+            }
+            max_seq = max_seq.max(it.seq);
+            let leaf = item_leaf(&it);
+            let hash = leaf.hash();
+            let known = catalog.latest_leaf_of(&leaf.raw_sha256)?;
+            if known.as_ref().map(|l| l.hash) != Some(hash) {
+                new.push((hash, leaf.encode(), leaf.raw_sha256.clone()));
+            }
+            if it.seq > through {
+                for a in catalog.attachments(it.seq)? {
+                    let leaf = Leaf {
+                        raw_sha256: a.sha256.to_hex(),
+                        kind: "attachment".into(),
+                        native_id: None,
+                        conversation: None,
+                        seq: None,
+                        parent: Some(it.raw_sha256.to_hex()),
+                    };
+                    new.push((leaf.hash(), leaf.encode(), leaf.raw_sha256.clone()));
+                }
             }
         }
     }
