@@ -90,12 +90,16 @@ fn demo() -> (tempfile::TempDir, PathBuf) {
         .arg(&path)
         .output()
         .unwrap();
+    succeeded(&out);
+    (dir, path)
+}
+
+fn succeeded(out: &std::process::Output) {
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    (dir, path)
 }
 
 fn trove(archive: &Path, args: &[&str]) -> std::process::Output {
@@ -272,11 +276,7 @@ fn sql(archive: &Path, statement: &str) {
         .arg(statement)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
 }
 
 fn fsck(archive: &Path) -> (Option<i32>, Value) {

@@ -299,16 +299,15 @@ mod tests {
         );
     }
 
+    fn hexes(v: Vec<Hash>) -> Vec<String> {
+        v.iter().map(hex::encode).collect()
+    }
+
     #[test]
     fn published_proofs() {
         let t = tree();
         // transparency-dev/merkle: inclusion of leaf 0 in the 8-leaf tree.
-        let p: Vec<String> = t
-            .inclusion_proof(0, 8)
-            .unwrap()
-            .iter()
-            .map(hex::encode)
-            .collect();
+        let p: Vec<String> = hexes(t.inclusion_proof(0, 8).unwrap());
         assert_eq!(
             p,
             [
@@ -318,12 +317,7 @@ mod tests {
             ]
         );
         // Consistency from 1 to 8 and from 6 to 8.
-        let c: Vec<String> = t
-            .consistency_proof(1, 8)
-            .unwrap()
-            .iter()
-            .map(hex::encode)
-            .collect();
+        let c: Vec<String> = hexes(t.consistency_proof(1, 8).unwrap());
         assert_eq!(
             c,
             [
@@ -332,12 +326,7 @@ mod tests {
                 "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
             ]
         );
-        let c: Vec<String> = t
-            .consistency_proof(6, 8)
-            .unwrap()
-            .iter()
-            .map(hex::encode)
-            .collect();
+        let c: Vec<String> = hexes(t.consistency_proof(6, 8).unwrap());
         assert_eq!(
             c,
             [
