@@ -84,15 +84,11 @@ pub fn fsck(archive: &Archive) -> Result<Report> {
         .collect();
     r.problems.extend(bad);
     let stored: HashSet<_> = stored.into_iter().collect();
-    // Items and attachments: their blobs exist; their latest leaf matches the catalog.
-    let mut known: HashSet<String> = HashSet::new();
-    let mut items = Vec::new();
+    // Items and attachments: their blobs exist; their latest leaf matches the catalog. Rows are
+    // streamed; only their hashes are kept, to check the leaves against.
+    let mut known: HashSet<trove_model::Sha256Hash> = HashSet::new();
     cat.for_each_item(|it| {
-        items.push(it);
-        Ok(())
-    })?;
-    r.items = items.len() as u64;
-    for it in &items {
+        r.items += 1;
         let hex = it.raw_sha256.to_hex();
         if !stored.contains(&it.raw_sha256) {
             r.problems.push(problem(
@@ -102,7 +98,7 @@ pub fn fsck(archive: &Archive) -> Result<Report> {
                 "missing",
             ));
         }
-        let want = crate::ledger::item_leaf(it);
+        let want = crate::ledger::item_leaf(&it);
         match cat.latest_leaf_of(&hex)? {
             None => r.problems.push(problem(
                 "item",
@@ -122,7 +118,7 @@ pub fn fsck(archive: &Archive) -> Result<Report> {
             )),
             Some(_) => {}
         }
-        known.insert(hex.clone());
+        known.insert(it.raw_sha256);
         for a in cat.attachments(it.seq)? {
             if !stored.contains(&a.sha256) {
                 r.problems.push(problem(
@@ -132,9 +128,10 @@ pub fn fsck(archive: &Archive) -> Result<Report> {
                     "missing",
                 ));
             }
-            known.insert(a.sha256.to_hex());
+            known.insert(a.sha256);
         }
-    }
+        Ok(())
+    })?;
     // Leaves: stored hash = H(0x00 ‖ data), canonical, naming something the catalog holds.
     let mut hashes = Vec::new();
     cat.for_each_leaf(|l| {
@@ -148,7 +145,10 @@ pub fn fsck(archive: &Archive) -> Result<Report> {
             ));
         }
         match Leaf::parse(&l.data) {
-            Ok(leaf) if leaf.raw_sha256 == l.raw_sha256 && known.contains(&leaf.raw_sha256) => {}
+            Ok(leaf)
+                if leaf.raw_sha256 == l.raw_sha256
+                    && trove_model::Sha256Hash::from_hex(&leaf.raw_sha256)
+                        .is_some_and(|h| known.contains(&h)) => {}
             Ok(leaf) => r.problems.push(problem(
                 "leaf",
                 l.index.to_string(),
