@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use trove_ingest::{IngestOptions, IngestProgress, Summary};
-use trove_model::{AddressRole, Mailbox, Sha256Hash};
-use trove_store::{Archive, BlobStore, Catalog, ItemRow};
+use trove_model::{AddressRole, Sha256Hash};
+use trove_store::{Archive, BlobStore};
 
 /// An input path that does not exist (exit code 66).
 #[derive(Debug)]
@@ -25,16 +25,7 @@ impl std::fmt::Display for InputMissing {
 }
 impl std::error::Error for InputMissing {}
 
-/// A bad option value that clap could not check (exit code 2).
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for UsageError {}
+pub use trove_service::UsageError;
 
 pub fn exit_code_for(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
@@ -81,7 +72,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Show { id } => show(&Archive::open(&cli.archive)?, &id, json),
         Command::Raw { id } => raw(&Archive::open(&cli.archive)?, &id),
         Command::Quarantine => quarantine(&Archive::open(&cli.archive)?, json),
-        Command::Demo { dir } => crate::demo::run(&dir, json),
+        Command::Demo {
+            dir,
+            bind,
+            no_serve,
+        } => {
+            let code = crate::demo::run(&dir, json)?;
+            if no_serve {
+                return Ok(code);
+            }
+            serve(&dir, bind, false, json)
+        }
+        Command::Serve { bind, public } => serve(&cli.archive, bind, public, json),
         Command::Search {
             query,
             count,
@@ -277,6 +279,34 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Serves an archive until Ctrl-C or SIGTERM; prints the URL once listening.
+fn serve(dir: &Path, bind: std::net::SocketAddr, public: bool, json: bool) -> Result<ExitCode> {
+    let config = trove_web::Config {
+        archive: dir.to_path_buf(),
+        bind,
+        public,
+        limits: trove_web::Limits::default(),
+    };
+    trove_web::serve_blocking(config, |addr| {
+        let url = format!("http://{addr}/");
+        if json {
+            outln!("{}", json!({"listening": url, "public": public}));
+        } else {
+            outln!(
+                "Serving {} at {url}{}  (Ctrl-C stops)",
+                dir.display(),
+                if public {
+                    " in public, read-only mode"
+                } else {
+                    ""
+                }
+            );
+        }
+        let _ = std::io::stdout().flush();
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn init(dir: &Path, name: Option<String>, json: bool) -> Result<ExitCode> {
@@ -492,10 +522,6 @@ fn fsck(archive: &Archive, json: bool) -> Result<ExitCode> {
     })
 }
 
-fn mailbox_json(m: &Mailbox) -> Value {
-    json!({"name": m.name, "address": m.normalized_address()})
-}
-
 fn ls(archive: &Archive, limit: Option<usize>, with_prov: bool, json: bool) -> Result<ExitCode> {
     let cat = archive.catalog()?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -551,70 +577,10 @@ fn ls(archive: &Archive, limit: Option<usize>, with_prov: bool, json: bool) -> R
     }
 }
 
-pub fn item_json(cat: &Catalog, archive: &Archive, it: &ItemRow) -> Result<Value> {
-    let addrs = cat.addresses(it.seq)?;
-    let role = |r: AddressRole| -> Vec<Value> {
-        addrs
-            .iter()
-            .filter(|(x, _)| *x == r)
-            .map(|(_, m)| mailbox_json(m))
-            .collect()
-    };
-    let prov = cat.provenance(&it.raw_sha256)?;
-    let body = trove_ingest::indexing::reparse(archive, it, &prov)?
-        .map(|p| p.record.body_text)
-        .unwrap_or_default();
-    let conversation = match &it.conversation {
-        Some(c) => {
-            // Two messages either side: enough to read the item in its place.
-            let n = it.conv_seq.unwrap_or(0);
-            let context =
-                crate::relations::conversation_json(cat, archive, c, Some((n - 2, n + 2)))?;
-            let size = cat.conversation(c)?.map(|r| r.size);
-            json!({"id": c, "seq": it.conv_seq, "size": size, "context": context})
-        }
-        None => Value::Null,
-    };
-    let mut details = it.details.clone();
-    let urls = details.remove("urls").unwrap_or(json!([]));
-    Ok(json!({
-        "id": it.id,
-        "kind": it.kind,
-        "native_id": it.native_id,
-        "raw_sha256": it.raw_sha256.to_hex(),
-        "size": it.size,
-        "date": it.date_rfc3339(),
-        "date_raw": it.date_raw,
-        "date_offset_minutes": it.date_offset,
-        "subject": it.subject,
-        "from": role(AddressRole::From),
-        "sender": role(AddressRole::Sender),
-        "to": role(AddressRole::To),
-        "cc": role(AddressRole::Cc),
-        "bcc": role(AddressRole::Bcc),
-        "reply_to": role(AddressRole::ReplyTo),
-        "in_reply_to": it.in_reply_to,
-        "references": it.references,
-        "thread": it.thread,
-        "conversation": conversation,
-        "people": crate::relations::people_json(cat, it)?,
-        "urls": urls,
-        "details": details,
-        "body_text": body,
-        "attachments": cat.attachments(it.seq)?,
-        "provenance": prov,
-        "tags": cat.tags_of(&it.raw_sha256)?,
-        "notes": cat.notes_of(&it.raw_sha256)?,
-        "findings": it.findings,
-        "dkim": crate::verify::stored(cat, &it.raw_sha256)?,
-        "ingested_at": it.ingested_at,
-    }))
-}
-
 fn show(archive: &Archive, id: &str, json: bool) -> Result<ExitCode> {
     let cat = archive.catalog()?;
     let it = cat.find_item(id)?;
-    let v = item_json(&cat, archive, &it)?;
+    let v = trove_service::items::item_json(&cat, archive, &it)?;
     if json {
         outln!("{v}");
         return Ok(ExitCode::SUCCESS);
@@ -708,7 +674,7 @@ fn show(archive: &Archive, id: &str, json: bool) -> Result<ExitCode> {
             outln!("  {}: {}", f.code, f.detail);
         }
     }
-    if let Some(v) = crate::verify::stored(&cat, &it.raw_sha256)? {
+    if let Some(v) = trove_service::items::stored_verification(&cat, &it.raw_sha256)? {
         crate::verify::print_show(&v);
     }
     outln!();

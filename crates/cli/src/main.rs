@@ -312,11 +312,28 @@ enum Command {
         #[arg(long)]
         wait: bool,
     },
-    /// Build a small, realistic demo archive and show what to try next.
+    /// Build a small, realistic demo archive and serve it (http://127.0.0.1:8080).
     Demo {
         /// Where to build it.
         #[arg(long, default_value = "./trove-demo")]
         dir: PathBuf,
+        /// Address to serve on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// Build the archive, print what to try, and exit without serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Serve the archive: the reading room at / and the JSON API at /api/v1/ (docs/web.md).
+    /// Stops cleanly on Ctrl-C or SIGTERM.
+    Serve {
+        /// Address to listen on (port 0 picks a free one; the URL is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// Read-only mode, safe to expose: no write endpoint exists and reporters' notes are
+        /// hidden.
+        #[arg(long)]
+        public: bool,
     },
 }
 

@@ -2,28 +2,18 @@
 //! tamper-evident log as the user sees it (docs/proofs.md).
 
 use crate::commands::UsageError;
-use anyhow::{Context, Result, anyhow, bail};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
+use anyhow::{Context, Result, bail};
 use serde_json::json;
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::ExitCode;
 use trove_ingest::ledger;
-use trove_model::Sha256Hash;
-use trove_proof::excerpt::{
-    Bundle, BundleConversation, BundleItem, FORMAT, ProvenLeaf, b64, check_bundle, signed_text,
-};
-use trove_proof::merkle;
-use trove_store::{Archive, BlobStore, Catalog, CheckpointRow, ItemRow};
+use trove_proof::excerpt::{b64, check_bundle};
+use trove_store::Archive;
 
 /// Exit code when verification finds the data inconsistent.
 const INVALID: u8 = 65;
 
-fn latest(cat: &Catalog) -> Result<CheckpointRow> {
-    cat.latest_checkpoint()?
-        .ok_or_else(|| anyhow!("the archive has no checkpoint yet (run `trove checkpoint`)"))
-}
+use trove_service::proofs::{Selection, latest, tlog_proof_text};
 
 pub fn pubkey(archive: &Archive, json: bool) -> Result<ExitCode> {
     let s = ledger::signer(archive)?;
@@ -56,59 +46,13 @@ pub fn checkpoint(archive: &Archive, wait: bool, json: bool) -> Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-fn prove_leaf(
-    cat: &Catalog,
-    tree: &trove_proof::Tree,
-    raw_hex: &str,
-    size: u64,
-) -> Result<ProvenLeaf> {
-    let leaf = cat
-        .latest_leaf_of(raw_hex)?
-        .filter(|l| l.index < size)
-        .ok_or_else(|| anyhow!("{raw_hex} is not in the log as of size {size}"))?;
-    let proof = tree
-        .inclusion_proof(leaf.index, size)
-        .ok_or_else(|| anyhow!("no proof for leaf {}", leaf.index))?;
-    Ok(ProvenLeaf {
-        leaf_index: leaf.index,
-        leaf: String::from_utf8(leaf.data).context("leaf data")?,
-        proof: proof.iter().map(b64).collect(),
-    })
-}
-
 pub fn prove(archive: &Archive, id: &str, json: bool) -> Result<ExitCode> {
     let cat = archive.catalog()?;
-    let raw_hex = match cat.find_item(id) {
-        Ok(it) => it.raw_sha256.to_hex(),
-        Err(e) => {
-            // Attachments are leaves too: accept a full SHA-256.
-            match Sha256Hash::from_hex(id) {
-                Some(h) if cat.latest_leaf_of(&h.to_hex())?.is_some() => h.to_hex(),
-                _ => return Err(e.into()),
-            }
-        }
-    };
-    let cp = latest(&cat)?;
-    let tree = ledger::tree(&cat)?;
-    let p = prove_leaf(&cat, &tree, &raw_hex, cp.size)?;
+    let p = trove_service::proofs::prove(archive, &cat, id)?;
     if json {
-        outln!(
-            "{}",
-            json!({"id": &raw_hex[..24], "raw_sha256": raw_hex, "leaf_index": p.leaf_index,
-                   "leaf": p.leaf, "leaf_hash": hex::encode(merkle::leaf_hash(p.leaf.as_bytes())),
-                   "tree_size": cp.size, "root": hex::encode(cp.root), "proof": p.proof,
-                   "checkpoint": cp.note, "verifier_key": ledger::signer(archive)?.verifier()})
-        );
+        outln!("{p}");
     } else {
-        // c2sp.org/tlog-proof: the leaf data travels in the `extra` line.
-        outln!("c2sp.org/tlog-proof@v1");
-        outln!("extra {}", B64.encode(p.leaf.as_bytes()));
-        outln!("index {}", p.leaf_index);
-        for h in &p.proof {
-            outln!("{h}");
-        }
-        outln!();
-        print!("{}", cp.note);
+        print!("{}", tlog_proof_text(&p));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -157,14 +101,10 @@ pub struct ExcerptArgs {
 
 pub fn excerpt(archive: &Archive, a: &ExcerptArgs, json: bool) -> Result<ExitCode> {
     let cat = archive.catalog()?;
-    let items: Vec<ItemRow> = match (&a.conversation, &a.thread, a.query.is_empty()) {
-        (Some(c), None, true) => cat.conversation_items(c, None)?,
-        (None, Some(t), true) => {
-            let it = cat.find_item(t).ok();
-            let tid = it.and_then(|i| i.thread).unwrap_or_else(|| t.clone());
-            cat.thread_items(&tid)?.into_iter().map(|m| m.0).collect()
-        }
-        (None, None, false) => crate::workflow::matching_items(archive, &cat, &a.query.join(" "))?,
+    let sel = match (&a.conversation, &a.thread, a.query.is_empty()) {
+        (Some(c), None, true) => Selection::Conversation(c.clone()),
+        (None, Some(t), true) => Selection::Thread(t.clone()),
+        (None, None, false) => Selection::Query(a.query.join(" ")),
         _ => {
             return Err(UsageError(
                 "give a query, or --conversation ID, or --thread ID (one of them)".into(),
@@ -172,69 +112,11 @@ pub fn excerpt(archive: &Archive, a: &ExcerptArgs, json: bool) -> Result<ExitCod
             .into());
         }
     };
-    if items.is_empty() {
-        bail!("nothing to excerpt: no item matches");
-    }
-    let redact: BTreeSet<String> = a
-        .redact
-        .iter()
-        .map(|r| cat.find_item(r).map(|i| i.raw_sha256.to_hex()))
-        .collect::<trove_store::Result<_>>()?;
-    let cp = latest(&cat)?;
-    let tree = ledger::tree(&cat)?;
-    let mut bundle = Bundle {
-        format: FORMAT.into(),
-        signature: String::new(),
-        checkpoint: cp.note.clone(),
-        items: vec![],
-        conversations: vec![],
-        dkim_keys: vec![],
-    };
-    let mut conversations = BTreeSet::new();
-    let mut key_names = BTreeSet::new();
-    for it in &items {
-        let raw_hex = it.raw_sha256.to_hex();
-        let proven = prove_leaf(&cat, &tree, &raw_hex, cp.size)
-            .with_context(|| format!("item {} (ingested after the latest checkpoint?)", it.id))?;
-        let withheld = redact.contains(&raw_hex);
-        let raw = if withheld {
-            None
-        } else {
-            if let Some(v) = crate::verify::stored(&cat, &it.raw_sha256)? {
-                key_names.extend(v.key_names());
-            }
-            Some(B64.encode(archive.blobs.get(&it.raw_sha256)?))
-        };
-        if let Some(c) = &it.conversation {
-            conversations.insert(c.clone());
-        }
-        bundle.items.push(BundleItem {
-            id: it.id.to_string(),
-            proven,
-            raw,
-        });
-    }
-    for c in conversations {
-        let mut leaves = Vec::new();
-        for it in cat.conversation_items(&c, None)? {
-            leaves.push(prove_leaf(&cat, &tree, &it.raw_sha256.to_hex(), cp.size)?);
-        }
-        bundle
-            .conversations
-            .push(BundleConversation { id: c, leaves });
-    }
-    for k in cat.keys()? {
-        if key_names.contains(&k.name) {
-            bundle.dkim_keys.push(format!("{} {}", k.name, k.record));
-        }
-    }
     if a.output.exists() {
         bail!("{} exists; choose another name", a.output.display());
     }
-    let signer = ledger::signer(archive)?;
-    bundle.signature = signer
-        .sign(&signed_text(&bundle)?)
-        .map_err(|e| anyhow!("signing the excerpt: {e}"))?;
+    let bundle = trove_service::proofs::excerpt(archive, &cat, &sel, &a.redact)?;
+    let cp = latest(&cat)?;
     std::fs::write(&a.output, serde_json::to_vec(&bundle)?)
         .with_context(|| format!("writing {}", a.output.display()))?;
     let revealed = bundle.items.iter().filter(|i| i.raw.is_some()).count();

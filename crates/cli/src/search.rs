@@ -1,10 +1,11 @@
 //! `trove search`: runs a query against the index and joins hits with the catalog.
 
 use anyhow::Result;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::process::ExitCode;
 use std::time::Duration;
-use trove_index::{SearchIndex, SearchOptions, Sort};
+use trove_index::SearchIndex;
+use trove_service::search as service;
 use trove_store::Archive;
 
 pub const QUERY_HELP: &str = "\
@@ -35,71 +36,37 @@ fn caret(query: &str, e: &trove_index::QueryError) -> String {
 }
 
 pub fn run(archive: &Archive, query: &str, o: &Options, json: bool) -> Result<ExitCode> {
-    let node = match trove_index::parse(query) {
-        Ok(n) => n,
-        Err(e) => {
-            eprintln!("{}", caret(query, &e));
-            return Err(e.into());
-        }
-    };
+    if let Err(e) = trove_index::parse(query) {
+        eprintln!("{}", caret(query, &e));
+        return Err(e.into());
+    }
     let catalog = archive.catalog()?;
     let index = SearchIndex::open_or_create(&archive.root.join("index"))?;
-    let (covered, total_items) = (index.covered_seq()?, catalog.max_seq()?);
-    if covered < total_items {
+    if service::index_lags(&index, &catalog)? {
         eprintln!(
             "trove: warning: the search index lags the catalog (an ingest is running or was \
              interrupted); results may be incomplete. `trove reindex` rebuilds it."
         );
     }
-    let compiled = index.compile_with(&node, &crate::relations::CatalogResolver(&catalog))?;
     let timeout = Duration::from_millis(o.timeout_ms);
     if o.count {
-        let n = index.count(&compiled, timeout)?;
-        outln!("{n}");
+        outln!("{}", service::count(&index, &catalog, query, timeout)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let sort = match o.sort.as_str() {
-        "date" => Sort::DateAsc,
-        "-date" => Sort::DateDesc,
-        _ => Sort::Relevance,
-    };
-    let opts = SearchOptions {
+    let params = service::Params {
+        sort: service::sort_named(&o.sort),
         offset: o.offset,
         limit: (o.limit > 0).then_some(o.limit),
-        sort,
         facets: o.facets,
         timeout,
     };
-    let res = index.search(&compiled, &opts)?;
-    let snippets = index.snippets(&compiled)?;
-    let mut hits = Vec::with_capacity(res.hits.len());
-    for h in &res.hits {
-        let it = catalog.find_item(&h.id)?;
-        let prov = catalog.provenance(&it.raw_sha256)?;
-        let body = trove_ingest::indexing::reparse(archive, &it, &prov)?
-            .map(|p| p.record.body_text)
-            .unwrap_or_default();
-        let subject = it.subject.clone().unwrap_or_default();
-        hits.push(json!({
-            "id": it.id,
-            "kind": it.kind,
-            "date": it.date_rfc3339(),
-            "from": it.from_addr,
-            "from_name": it.from_name,
-            "subject": it.subject,
-            "snippet": snippets.make(&subject, &body),
-            "score": h.score,
-        }));
-    }
+    let res = service::search(archive, &index, &catalog, query, &params)?;
     if json {
-        let mut v = json!({"total": res.total, "offset": o.offset, "hits": hits});
-        if let Some(f) = &res.facets {
-            v["facets"] = serde_json::to_value(f)?;
-        }
-        outln!("{v}");
+        outln!("{res}");
         return Ok(ExitCode::SUCCESS);
     }
-    outln!("{} results", res.total);
+    let hits = res["hits"].as_array().cloned().unwrap_or_default();
+    outln!("{} results", res["total"]);
     for h in &hits {
         let s = |v: &Value| v.as_str().unwrap_or("").to_string();
         outln!();
@@ -114,11 +81,13 @@ pub fn run(archive: &Archive, query: &str, o: &Options, json: bool) -> Result<Ex
         }
         outln!("  {}", terminal_snippet(&s(&h["snippet"])));
     }
-    if let Some(f) = &res.facets {
+    if let Some(f) = res["facets"].as_object() {
         for (name, counts) in f {
             let list: Vec<String> = counts
-                .iter()
-                .map(|c| format!("{} ({})", c.value, c.count))
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| format!("{} ({})", c["value"].as_str().unwrap_or(""), c["count"]))
                 .collect();
             if !list.is_empty() {
                 outln!("\n{name}: {}", list.join(", "));

@@ -10,31 +10,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 use trove_ingest::verification::{self, ReverifySummary};
 use trove_model::Sha256Hash;
-use trove_store::{Archive, BlobStore, Catalog, ItemRow, WriterLock};
+use trove_store::{Archive, BlobStore, ItemRow, WriterLock};
 use trove_verify::keys::{self, KeyError};
 use trove_verify::{Verdict, Verification, recover};
 
-/// The JSON line of one item (the shape `trove verify --json` documents).
-pub fn verification_json(it: &ItemRow, v: &Verification) -> Value {
-    let mut out = json!({
-        "id": it.id,
-        "verdict": v.verdict,
-        "signatures": v.signatures,
-        "forensics": v.forensics,
-    });
-    if let Some(arc) = &v.arc {
-        out["arc"] = json!(arc);
-    }
-    out
-}
-
-/// The stored verification of an item, if it was verified.
-pub fn stored(cat: &Catalog, raw: &Sha256Hash) -> Result<Option<Verification>> {
-    Ok(match cat.verification(raw)? {
-        Some(row) => serde_json::from_str(&row.result).ok(),
-        None => None,
-    })
-}
+use trove_service::items::verification_json;
 
 fn spinner(total: u64, quiet: bool) -> ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {

@@ -19,26 +19,7 @@ pub fn user_name(given: Option<String>) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// Every item matching a query, oldest first.
-pub fn matching_items(archive: &Archive, cat: &Catalog, query: &str) -> Result<Vec<ItemRow>> {
-    let node = trove_index::parse(query)?;
-    let index = SearchIndex::open_or_create(&archive.root.join("index"))?;
-    let compiled = index.compile_with(&node, &crate::relations::CatalogResolver(cat))?;
-    let res = index.search(
-        &compiled,
-        &SearchOptions {
-            offset: 0,
-            limit: None,
-            sort: Sort::DateAsc,
-            facets: false,
-            timeout: Duration::from_secs(60),
-        },
-    )?;
-    res.hits
-        .iter()
-        .map(|h| cat.find_item(&h.id).map_err(Into::into))
-        .collect()
-}
+pub use trove_service::search::matching_items;
 
 /// An item id (8+ hex digits that name an item), or else a query.
 fn target_items(archive: &Archive, cat: &Catalog, target: &str) -> Result<Vec<ItemRow>> {
@@ -542,7 +523,7 @@ pub fn export(archive: &Archive, a: &ExportArgs, json: bool) -> Result<ExitCode>
                 let mut f =
                     std::io::BufWriter::new(std::fs::File::create(out.join("items.jsonl"))?);
                 for (it, n) in items.iter().zip(&numbers) {
-                    let mut v = crate::commands::item_json(&cat, archive, it)?;
+                    let mut v = trove_service::items::item_json(&cat, archive, it)?;
                     v["tags"] = json!(cat.tags_of(&it.raw_sha256)?);
                     v["notes"] = serde_json::to_value(cat.notes_of(&it.raw_sha256)?)?;
                     v["production_number"] = json!(n);

@@ -463,7 +463,13 @@ fn demo_builds_an_archive_with_signed_tampered_and_french_mail() {
     let dir = tempfile::tempdir().unwrap();
     let demo = dir.path().join("demo");
     let out = std::process::Command::new(trove_bin())
-        .args(["demo", "--json", "--dir", demo.to_str().unwrap()])
+        .args([
+            "demo",
+            "--no-serve",
+            "--json",
+            "--dir",
+            demo.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(
@@ -486,13 +492,24 @@ fn demo_builds_an_archive_with_signed_tampered_and_french_mail() {
     assert!(zone.contains("demo2016._domainkey.openvault.example"));
     // Rebuilding the demo replaces it; an archive it did not build is never touched.
     let again = std::process::Command::new(trove_bin())
-        .args(["demo", "--json", "--dir", demo.to_str().unwrap()])
+        .args([
+            "demo",
+            "--no-serve",
+            "--json",
+            "--dir",
+            demo.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(again.status.success());
     let other = TestArchive::new();
     let refused = std::process::Command::new(trove_bin())
-        .args(["demo", "--dir", other.path().to_str().unwrap()])
+        .args([
+            "demo",
+            "--no-serve",
+            "--dir",
+            other.path().to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(!refused.status.success());

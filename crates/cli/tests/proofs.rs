@@ -86,7 +86,7 @@ fn demo() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("demo");
     let out = Command::new(common::trove_bin())
-        .args(["demo", "--dir"])
+        .args(["demo", "--no-serve", "--dir"])
         .arg(&path)
         .output()
         .unwrap();
