@@ -689,31 +689,35 @@ impl SearchIndex {
         let fields = self.fields.clone();
         with_timeout(opts.timeout, move || {
             let total = searcher.search(&query, &Count)?;
-            let limit = opts
-                .limit
-                .unwrap_or(total.saturating_sub(opts.offset))
-                .max(1);
-            let addrs: Vec<(f32, DocAddress)> = match opts.sort {
-                Sort::Relevance => searcher.search(
-                    &query,
-                    &TopDocs::with_limit(limit)
-                        .and_offset(opts.offset)
-                        .order_by_score(),
-                )?,
-                Sort::DateAsc | Sort::DateDesc => {
-                    let order = if opts.sort == Sort::DateAsc {
-                        Order::Asc
-                    } else {
-                        Order::Desc
-                    };
-                    let c = TopDocs::with_limit(limit)
-                        .and_offset(opts.offset)
-                        .order_by_fast_field::<i64>("date", order);
-                    searcher
-                        .search(&query, &c)?
-                        .into_iter()
-                        .map(|(_, a)| (0.0, a))
-                        .collect()
+            // Collectors allocate offset + limit slots up front: bound both by the hit count, so a
+            // huge offset or limit from a URL costs nothing (it once aborted the process).
+            let offset = opts.offset.min(total);
+            let limit = opts.limit.unwrap_or(total).min(total - offset).max(1);
+            let addrs: Vec<(f32, DocAddress)> = if offset >= total {
+                vec![]
+            } else {
+                match opts.sort {
+                    Sort::Relevance => searcher.search(
+                        &query,
+                        &TopDocs::with_limit(limit)
+                            .and_offset(offset)
+                            .order_by_score(),
+                    )?,
+                    Sort::DateAsc | Sort::DateDesc => {
+                        let order = if opts.sort == Sort::DateAsc {
+                            Order::Asc
+                        } else {
+                            Order::Desc
+                        };
+                        let c = TopDocs::with_limit(limit)
+                            .and_offset(offset)
+                            .order_by_fast_field::<i64>("date", order);
+                        searcher
+                            .search(&query, &c)?
+                            .into_iter()
+                            .map(|(_, a)| (0.0, a))
+                            .collect()
+                    }
                 }
             };
             let mut hits = Vec::with_capacity(addrs.len());

@@ -1,7 +1,7 @@
 //! Inclusion proofs and excerpt bundles (docs/proofs.md).
 
 use crate::UsageError;
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
@@ -97,11 +97,16 @@ pub fn excerpt(
 ) -> Result<Bundle> {
     let items: Vec<ItemRow> = match sel {
         Selection::Conversation(c) => cat.conversation_items(c, None)?,
-        Selection::Thread(t) => {
-            let it = cat.find_item(t).ok();
-            let tid = it.and_then(|i| i.thread).unwrap_or_else(|| t.clone());
-            cat.thread_items(&tid)?.into_iter().map(|m| m.0).collect()
-        }
+        // An item stands for its conversation (a DM) or its thread (mail, posts).
+        Selection::Thread(t) => match cat.find_item(t).ok() {
+            Some(it) => match (it.conversation, it.thread) {
+                (Some(c), _) => cat.conversation_items(&c, None)?,
+                (None, Some(th)) => cat.thread_items(&th)?.into_iter().map(|m| m.0).collect(),
+                (None, None) => vec![],
+            },
+            None if cat.conversation(t)?.is_some() => cat.conversation_items(t, None)?,
+            None => cat.thread_items(t)?.into_iter().map(|m| m.0).collect(),
+        },
         Selection::Query(q) if q.trim().is_empty() => {
             return Err(
                 UsageError("an excerpt needs a query, a conversation or a thread".into()).into(),
@@ -110,7 +115,9 @@ pub fn excerpt(
         Selection::Query(q) => crate::search::matching_items(archive, cat, q)?,
     };
     if items.is_empty() {
-        bail!("nothing to excerpt: no item matches");
+        return Err(
+            trove_store::Error::NotFound("nothing to excerpt: no item matches".into()).into(),
+        );
     }
     let redact: BTreeSet<String> = redact
         .iter()

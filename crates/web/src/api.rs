@@ -1,7 +1,7 @@
 //! The JSON API under `/api/v1/`: the CLI's `--json` shapes over HTTP (both come from
 //! `trove-service`), and the OpenAPI document generated from these handlers.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, AppError};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -15,6 +15,45 @@ use trove_service::{proofs, search, timeline};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 type ApiResult = Result<Json<Value>, ApiError>;
+
+/// `Query` whose rejection is a JSON 400 like every other API error.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| ApiQuery(v))
+            .map_err(|e| ApiError(AppError::BadRequest(e.body_text())))
+    }
+}
+
+/// `Json` whose rejection is a JSON 400 like every other API error.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(v)| ApiJson(v))
+            .map_err(|e| ApiError(AppError::Rejected(e.status(), e.body_text())))
+    }
+}
 type St = State<Arc<AppState>>;
 
 /// Refuses queries over the length limit before any parsing.
@@ -103,7 +142,7 @@ pub struct DocumentList(Value);
 #[utoipa::path(get, path = "/api/v1/search", params(SearchParams),
     responses((status = 200, body = SearchResponse), (status = 400, body = ErrorBody),
               (status = 503, body = ErrorBody)))]
-pub async fn api_search(State(s): St, Query(p): Query<SearchParams>) -> ApiResult {
+pub async fn api_search(State(s): St, ApiQuery(p): ApiQuery<SearchParams>) -> ApiResult {
     check_query(&s, &p.q)?;
     let params = search::Params {
         sort: search::sort_named(p.sort.as_deref().unwrap_or("")),
@@ -135,7 +174,7 @@ pub fn item_value(s: &AppState, cat: &trove_store::Catalog, id: &str) -> anyhow:
 }
 
 #[utoipa::path(get, path = "/api/v1/items/{id}", params(("id" = String, Path, description = "item id or a unique prefix of at least 8 hex digits")),
-    responses((status = 200, body = Document), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Document), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn api_item(State(s): St, Path(id): Path<String>) -> ApiResult {
     Ok(Json(s.read(move |s, cat| item_value(s, cat, &id)).await?))
 }
@@ -149,10 +188,11 @@ pub async fn raw_response(s: Arc<AppState>, id: String) -> Result<Response, ApiE
             Ok((it.id.to_string(), bytes, it.kind.clone()))
         })
         .await?;
+    // Always an opaque download: the bytes are hostile and must never be rendered in place.
     let (mime, ext) = if kind == "email" {
-        ("message/rfc822", "eml")
+        ("application/octet-stream", "eml")
     } else {
-        ("application/json", "json")
+        ("application/octet-stream", "json")
     };
     Ok((
         [
@@ -169,14 +209,14 @@ pub async fn raw_response(s: Arc<AppState>, id: String) -> Result<Response, ApiE
 
 #[utoipa::path(get, path = "/api/v1/items/{id}/raw", params(("id" = String, Path)),
     responses((status = 200, description = "the raw bytes, as a download", content_type = "application/octet-stream"),
-              (status = 404, body = ErrorBody)))]
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn api_raw(State(s): St, Path(id): Path<String>) -> Result<Response, ApiError> {
     raw_response(s, id).await
 }
 
 #[utoipa::path(get, path = "/api/v1/items/{id}/proof", params(("id" = String, Path)),
     responses((status = 200, body = Document, description = "inclusion proof against the latest checkpoint (`trove prove --json`)"),
-              (status = 404, body = ErrorBody)))]
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn api_proof(State(s): St, Path(id): Path<String>) -> ApiResult {
     Ok(Json(
         s.read(move |s, cat| proofs::prove(&s.archive, cat, &id))
@@ -186,7 +226,7 @@ pub async fn api_proof(State(s): St, Path(id): Path<String>) -> ApiResult {
 
 #[utoipa::path(get, path = "/api/v1/threads/{id}", params(("id" = String, Path, description = "an item, thread or conversation id")),
     responses((status = 200, body = Document, description = "`{kind: \"conversation\", id, messages}` or `{kind: \"thread\", tree}`"),
-              (status = 404, body = ErrorBody)))]
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn api_thread(State(s): St, Path(id): Path<String>) -> ApiResult {
     let v = s
         .read(move |s, cat| {
@@ -222,7 +262,7 @@ pub async fn api_actors(State(s): St) -> ApiResult {
 }
 
 #[utoipa::path(get, path = "/api/v1/actors/{key}", params(("key" = String, Path, description = "an actor's name or one of its identities")),
-    responses((status = 200, body = Document), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Document), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn api_actor(State(s): St, Path(key): Path<String>) -> ApiResult {
     let v = s
         .read(move |_, cat| Ok(items::actor_json(&items::one_actor(cat, &key)?)))
@@ -236,7 +276,9 @@ pub struct TimelineParams {
     /// An actor name, identity or group (items involving it).
     pub actor: Option<String>,
     /// `2016`, `2016-10` or `2016-10-03`.
+    #[param(pattern = r"^\d{4}(-\d{2}(-\d{2})?)?$")]
     pub after: Option<String>,
+    #[param(pattern = r"^\d{4}(-\d{2}(-\d{2})?)?$")]
     pub before: Option<String>,
     /// `email`, `dm` or `post`.
     pub kind: Option<String>,
@@ -256,7 +298,7 @@ impl TimelineParams {
 
 #[utoipa::path(get, path = "/api/v1/timeline", params(TimelineParams),
     responses((status = 200, body = DocumentList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn api_timeline(State(s): St, Query(p): Query<TimelineParams>) -> ApiResult {
+pub async fn api_timeline(State(s): St, ApiQuery(p): ApiQuery<TimelineParams>) -> ApiResult {
     let f = p.filter();
     let v = s
         .read(move |s, _| Ok(serde_json::to_value(timeline::timeline(&s.archive, &f)?)?))
@@ -268,6 +310,7 @@ pub async fn api_timeline(State(s): St, Query(p): Query<TimelineParams>) -> ApiR
 #[into_params(parameter_in = Query)]
 pub struct EchoParams {
     /// How long after a private message a public post counts (`15m`, `24h`, `2d`, `1w`; default 2d).
+    #[param(pattern = r"^\d{1,9}[smhdw]?$")]
     pub window: Option<String>,
     /// Only private messages sent by this actor or group.
     pub from: Option<String>,
@@ -280,7 +323,11 @@ pub struct EchoParams {
 impl EchoParams {
     pub fn query(&self) -> timeline::EchoQuery {
         timeline::EchoQuery {
-            window: self.window.clone().unwrap_or_else(|| "2d".into()),
+            window: self
+                .window
+                .clone()
+                .filter(|w| !w.trim().is_empty())
+                .unwrap_or_else(|| "2d".into()),
             from: self
                 .from
                 .iter()
@@ -295,7 +342,7 @@ impl EchoParams {
 
 #[utoipa::path(get, path = "/api/v1/echoes", params(EchoParams),
     responses((status = 200, body = DocumentList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn api_echoes(State(s): St, Query(p): Query<EchoParams>) -> ApiResult {
+pub async fn api_echoes(State(s): St, ApiQuery(p): ApiQuery<EchoParams>) -> ApiResult {
     let q = p.query();
     let v = s
         .read(move |s, _| Ok(Value::Array(timeline::echoes(&s.archive, &q)?)))
@@ -373,7 +420,7 @@ pub async fn excerpt_response(s: Arc<AppState>, p: ExcerptParams) -> Result<Resp
               (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn api_excerpt(
     State(s): St,
-    Query(p): Query<ExcerptParams>,
+    ApiQuery(p): ApiQuery<ExcerptParams>,
 ) -> Result<Response, ApiError> {
     excerpt_response(s, p).await
 }
@@ -421,8 +468,14 @@ pub struct TagChange {
 
 #[utoipa::path(post, path = "/api/v1/items/{id}/tags", params(("id" = String, Path)), request_body = TagChange,
     responses((status = 200, body = Document, description = "the item's tags after the change"),
-              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn api_tag(State(s): St, Path(id): Path<String>, Json(c): Json<TagChange>) -> ApiResult {
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 413, body = ErrorBody, description = "the body is over the size limit"),
+              (status = 415, body = ErrorBody, description = "the body is not JSON")))]
+pub async fn api_tag(
+    State(s): St,
+    Path(id): Path<String>,
+    ApiJson(c): ApiJson<TagChange>,
+) -> ApiResult {
     let v = s
         .read(move |s, _| {
             let mut cat = s.archive.catalog_annotations()?;
@@ -447,14 +500,21 @@ pub async fn api_tag(State(s): St, Path(id): Path<String>, Json(c): Json<TagChan
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewNote {
+    #[schema(min_length = 1, pattern = r"\S")]
     pub text: String,
     pub user: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/items/{id}/notes", params(("id" = String, Path)), request_body = NewNote,
     responses((status = 200, body = Document, description = "the item's notes after the change"),
-              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn api_note(State(s): St, Path(id): Path<String>, Json(n): Json<NewNote>) -> ApiResult {
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 413, body = ErrorBody, description = "the body is over the size limit"),
+              (status = 415, body = ErrorBody, description = "the body is not JSON")))]
+pub async fn api_note(
+    State(s): St,
+    Path(id): Path<String>,
+    ApiJson(n): ApiJson<NewNote>,
+) -> ApiResult {
     let v = s
         .read(move |s, _| {
             if n.text.trim().is_empty() {

@@ -10,6 +10,8 @@ use serde_json::json;
 pub enum AppError {
     NotFound(String),
     BadRequest(String),
+    /// A request the HTTP layer refused (a body over the limit, a wrong content type).
+    Rejected(StatusCode, String),
     /// The query ran past its time limit.
     TooSlow,
     Internal,
@@ -20,6 +22,7 @@ impl AppError {
         match self {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Rejected(s, _) => *s,
             AppError::TooSlow => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -27,7 +30,7 @@ impl AppError {
 
     pub fn message(&self) -> String {
         match self {
-            AppError::NotFound(m) | AppError::BadRequest(m) => m.clone(),
+            AppError::NotFound(m) | AppError::BadRequest(m) | AppError::Rejected(_, m) => m.clone(),
             AppError::TooSlow => "the query took too long; narrow it down".into(),
             AppError::Internal => "something went wrong on the server; it has been logged".into(),
         }
