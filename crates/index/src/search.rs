@@ -754,9 +754,16 @@ impl SearchIndex {
         generator.set_max_num_chars(200);
         let mut subject = SnippetGenerator::create(&searcher, &*q.query, self.fields.subject)?;
         subject.set_max_num_chars(200);
+        let (mut body_terms, mut subject_terms) = (false, false);
+        q.query.query_terms(&mut |term, _| {
+            body_terms |= term.field() == self.fields.body;
+            subject_terms |= term.field() == self.fields.subject;
+        });
         Ok(Snippets {
             body: generator,
             subject,
+            body_terms,
+            subject_terms,
         })
     }
 }
@@ -764,26 +771,39 @@ impl SearchIndex {
 pub struct Snippets {
     body: SnippetGenerator,
     subject: SnippetGenerator,
+    /// Whether the query has terms in the field at all.
+    body_terms: bool,
+    subject_terms: bool,
 }
 
 impl Snippets {
     pub fn make(&self, subject: &str, body: &str) -> String {
-        let s = self.body.snippet(body);
-        if !s.is_empty() && !s.highlighted().is_empty() {
-            return s.to_html();
+        // A generator without terms (a query on senders or dates only) still tokenises all the
+        // text it is given: skip it.
+        if self.body_terms {
+            let s = self.body.snippet(body);
+            if !s.is_empty() && !s.highlighted().is_empty() {
+                return s.to_html();
+            }
         }
-        let s = self.subject.snippet(subject);
-        if !s.highlighted().is_empty() {
-            return s.to_html();
+        if self.subject_terms {
+            let s = self.subject.snippet(subject);
+            if !s.highlighted().is_empty() {
+                return s.to_html();
+            }
         }
-        // No hit in the body text: its opening words.
-        let start: String = body
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .chars()
-            .take(200)
-            .collect();
+        // No hit in the body text: its opening words (read lazily; bodies can be long).
+        let mut start = String::new();
+        for w in body.split_whitespace() {
+            if start.chars().count() >= 200 {
+                break;
+            }
+            if !start.is_empty() {
+                start.push(' ');
+            }
+            start.push_str(w);
+        }
+        let start: String = start.chars().take(200).collect();
         html_escape(&start)
     }
 }

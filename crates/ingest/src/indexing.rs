@@ -102,17 +102,22 @@ pub fn reparse(
     use std::io::Read;
     let limits = &archive.settings.limits;
     let complete = item.size <= limits.max_in_memory_bytes;
-    let mut raw = Vec::new();
-    let reader = archive.blobs.open(&item.raw_sha256)?;
-    let cap = if complete {
-        item.size
+    // Whole blobs go through `get`, which reuses the thread's decompression context (creating
+    // one cost more than the rest of a search hit); only oversized ones are streamed for a head.
+    let raw = if complete {
+        archive.blobs.get(&item.raw_sha256)?
     } else {
-        crate::detect::HEAD_LEN as u64
+        let mut raw = Vec::new();
+        archive
+            .blobs
+            .open(&item.raw_sha256)?
+            .take(crate::detect::HEAD_LEN as u64)
+            .read_to_end(&mut raw)
+            .map_err(|e| {
+                trove_store::Error::io(std::path::Path::new(&item.raw_sha256.to_hex()), e)
+            })?;
+        raw
     };
-    reader
-        .take(cap)
-        .read_to_end(&mut raw)
-        .map_err(|e| trove_store::Error::io(std::path::Path::new(&item.raw_sha256.to_hex()), e))?;
     if item.kind != "email" {
         let Some(prov) = provenance.first() else {
             return Ok(None);

@@ -80,7 +80,7 @@ pub fn search(
             "from": it.from_addr,
             "from_name": it.from_name,
             "subject": it.subject,
-            "snippet": snippets.make(&subject, &body),
+            "snippet": snippets.make(&subject, snippet_source(&body)),
             "score": h.score,
         }));
     }
@@ -89,6 +89,22 @@ pub fn search(
         v["facets"] = serde_json::to_value(f)?;
     }
     Ok(v)
+}
+
+/// Snippets come from the first 16 KiB of text: the snippet generator tokenises all it is given,
+/// and long messages (patches, digests) made that most of a search's cost. A match further in
+/// still counts; its snippet is the message's opening.
+pub const SNIPPET_SOURCE_BYTES: usize = 16 << 10;
+
+fn snippet_source(body: &str) -> &str {
+    if body.len() <= SNIPPET_SOURCE_BYTES {
+        return body;
+    }
+    let mut end = SNIPPET_SOURCE_BYTES;
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    &body[..end]
 }
 
 /// The item's text, re-derived from its raw bytes (the catalog keeps no copy).

@@ -427,6 +427,22 @@ pub async fn api_excerpt(
 
 /// Counts, the latest checkpoint and the verifier key.
 pub fn about_value(s: &AppState, cat: &trove_store::Catalog) -> anyhow::Result<Value> {
+    let seq = cat.max_seq()?;
+    if let Ok(cache) = s.about_cache.lock()
+        && let Some((at_seq, when, v)) = cache.as_ref()
+        && *at_seq == seq
+        && when.elapsed() < std::time::Duration::from_secs(30)
+    {
+        return Ok(v.clone());
+    }
+    let v = about_uncached(s, cat)?;
+    if let Ok(mut cache) = s.about_cache.lock() {
+        *cache = Some((seq, std::time::Instant::now(), v.clone()));
+    }
+    Ok(v)
+}
+
+fn about_uncached(s: &AppState, cat: &trove_store::Catalog) -> anyhow::Result<Value> {
     let stats = cat.stats()?;
     let cp = cat.latest_checkpoint()?;
     let signer = trove_ingest::ledger::signer(&s.archive)?;

@@ -52,6 +52,9 @@ pub struct AppState {
     pub public: bool,
     pub limits: Limits,
     last_reload: Mutex<Instant>,
+    /// `/about` counts scan the whole catalog (a second on 66k items): kept until an ingest
+    /// commits or half a minute passes (keys imported since may change the DKIM counts).
+    pub about_cache: Mutex<Option<(i64, Instant, serde_json::Value)>>,
 }
 
 thread_local! {
@@ -70,6 +73,7 @@ impl AppState {
             public: config.public,
             limits: config.limits.clone(),
             last_reload: Mutex::new(Instant::now()),
+            about_cache: Mutex::new(None),
         }))
     }
 
