@@ -51,7 +51,17 @@ where
         Json::<T>::from_request(req, state)
             .await
             .map(|Json(v)| ApiJson(v))
-            .map_err(|e| ApiError(AppError::Rejected(e.status(), e.body_text())))
+            .map_err(|e| {
+                // JSON of the wrong shape is a 400 like any other bad input; size and content
+                // type keep their own statuses (413, 415).
+                let status = match e.status() {
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY => {
+                        axum::http::StatusCode::BAD_REQUEST
+                    }
+                    s => s,
+                };
+                ApiError(AppError::Rejected(status, e.body_text()))
+            })
     }
 }
 type St = State<Arc<AppState>>;
