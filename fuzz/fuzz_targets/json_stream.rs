@@ -8,7 +8,7 @@ use trove_model::SourceFormat;
 fuzz_target!(|data: &[u8]| {
     for pat in [x::pattern(SourceFormat::XDm), x::pattern(SourceFormat::XTweet), telegram::pattern()] {
         let mut last_end = 0u64;
-        let res = jsonstream::stream(data, 0, 1 << 16, &pat, &mut |f| {
+        let res = jsonstream::stream(data, 0, 1 << 16, 64, &pat, &mut |f| {
             let start = f.offset as usize;
             assert!(f.offset >= last_end);
             assert_eq!(&data[start..start + f.bytes.len()], &f.bytes[..]);

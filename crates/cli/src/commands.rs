@@ -27,7 +27,24 @@ impl std::error::Error for InputMissing {}
 
 pub use trove_service::UsageError;
 
+/// Whether an error comes from a full disk (blob store, catalog or index; each reports it its
+/// own way).
+pub fn is_disk_full(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::StorageFull)
+            || {
+                let text = c.to_string();
+                text.contains("No space left on device")
+                    || text.contains("database or disk is full")
+            }
+    })
+}
+
 pub fn exit_code_for(e: &anyhow::Error) -> u8 {
+    if is_disk_full(e) {
+        return 74;
+    }
     for cause in e.chain() {
         if cause.downcast_ref::<UsageError>().is_some() {
             return 2;
@@ -100,7 +117,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 offset,
                 limit,
                 facets,
-                timeout_ms,
+                timeout_ms: timeout_ms.unwrap_or(archive.settings.limits.query_timeout_ms),
             };
             crate::search::run(&archive, &query.join(" "), &opts, json)
         }
@@ -287,7 +304,14 @@ fn serve(dir: &Path, bind: std::net::SocketAddr, public: bool, json: bool) -> Re
         archive: dir.to_path_buf(),
         bind,
         public,
-        limits: trove_web::Limits::default(),
+        limits: {
+            let l = &Archive::open(dir)?.settings.limits;
+            trove_web::Limits {
+                max_query_chars: l.max_query_chars as usize,
+                query_timeout: std::time::Duration::from_millis(l.query_timeout_ms),
+                ..trove_web::Limits::default()
+            }
+        },
     };
     trove_web::serve_blocking(config, |addr| {
         let url = format!("http://{addr}/");

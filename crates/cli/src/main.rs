@@ -36,6 +36,7 @@ EXIT CODES:
   3   not found (no such item or record)
   65  the archive needs attention (e.g. inconsistent data)
   66  an input path does not exist
+  74  the disk is full (free space and rerun; committed work is kept)
   75  the archive is locked by another writer (retry, or pass --wait)";
 
 #[derive(Parser)]
@@ -130,9 +131,10 @@ enum Command {
         /// Also count hits by sender, month, kind, language and DKIM verdict.
         #[arg(long)]
         facets: bool,
-        /// Give up on a query after this many milliseconds.
-        #[arg(long, default_value_t = 10_000)]
-        timeout_ms: u64,
+        /// Give up on a query after this many milliseconds [default: limits.query_timeout_ms in
+        /// trove.toml, 5000].
+        #[arg(long)]
+        timeout_ms: Option<u64>,
     },
     /// List actors (people and organisations) with their identities, groups and item counts;
     /// import actor definitions or merge two actors.
@@ -429,6 +431,12 @@ fn main() -> ExitCode {
         Err(e) => {
             let code = commands::exit_code_for(&e);
             eprintln!("trove: error: {e:#}");
+            if commands::is_disk_full(&e) {
+                eprintln!(
+                    "trove: the disk holding the archive is full. Everything committed before \
+                     this point is kept; free some space and run the same command again to finish."
+                );
+            }
             ExitCode::from(code)
         }
     }

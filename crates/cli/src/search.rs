@@ -5,6 +5,7 @@ use serde_json::Value;
 use std::process::ExitCode;
 use std::time::Duration;
 use trove_index::SearchIndex;
+use trove_service::UsageError;
 use trove_service::search as service;
 use trove_store::Archive;
 
@@ -36,6 +37,13 @@ fn caret(query: &str, e: &trove_index::QueryError) -> String {
 }
 
 pub fn run(archive: &Archive, query: &str, o: &Options, json: bool) -> Result<ExitCode> {
+    let max = archive.settings.limits.max_query_chars;
+    if query.chars().count() > max as usize {
+        return Err(UsageError(format!(
+            "the query is longer than limits.max_query_chars ({max} characters)"
+        ))
+        .into());
+    }
     if let Err(e) = trove_index::parse(query) {
         eprintln!("{}", caret(query, &e));
         return Err(e.into());

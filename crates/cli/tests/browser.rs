@@ -5,28 +5,19 @@
 
 mod common;
 
-use common::{TestArchive, linux_mips};
+use common::{Reaper, TestArchive, linux_mips, start_server};
 use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read};
+use serde_json::json;
+use std::io::Read;
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// Kills the child when the test ends, however it ends.
-struct Reaper(Child);
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -78,27 +69,6 @@ fn hostile_mail(port: u16) -> String {
          <div style=\"background-image: url('http://127.0.0.1:{port}/div.png')\">styled</div>\
          <object data=\"http://127.0.0.1:{port}/obj\"></object></body></html>\r\n"
     )
-}
-
-fn start_server(root: &std::path::Path) -> (Reaper, String) {
-    let mut child = Command::new(common::trove_bin())
-        .arg("--archive")
-        .arg(root)
-        .args(["serve", "--bind", "127.0.0.1:0", "--json"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
-    let url = v["listening"]
-        .as_str()
-        .unwrap()
-        .trim_end_matches('/')
-        .to_string();
-    (Reaper(child), url)
 }
 
 fn start_driver() -> (Reaper, u16) {

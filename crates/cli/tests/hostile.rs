@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "hostile/generate.rs"]
+mod generate;
 
 use common::*;
 use serde_json::Value;
@@ -10,10 +12,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-fn msg(subject: &str, body: &str) -> Vec<u8> {
-    format!("From: a@example.org\nSubject: {subject}\nMessage-ID: <{subject}@x>\n\n{body}")
-        .into_bytes()
-}
+use generate::msg;
 
 fn problems(a: &TestArchive) -> Vec<Value> {
     a.jsonl(&["quarantine"])
@@ -121,170 +120,235 @@ fn truncated_archives_keep_what_was_readable_and_say_where_they_broke() {
     assert!(zp["reason"].as_str().unwrap().contains("zip"), "{zp}");
 }
 
-#[test]
-fn zip_and_gzip_bombs_are_stopped_by_the_ratio_limit() {
-    let dir = tempfile::tempdir().unwrap();
-    let zeros = vec![0u8; 64 << 20];
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    z.start_file("bomb.eml", opts).unwrap();
-    z.write_all(b"From: a@b\n\n").unwrap();
-    z.write_all(&zeros).unwrap();
-    let bomb = z.finish().unwrap().into_inner();
-    let mut outer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    outer
-        .start_file("inner.zip", zip::write::SimpleFileOptions::default())
-        .unwrap();
-    outer.write_all(&bomb).unwrap();
-    outer
-        .start_file("ok.eml", zip::write::SimpleFileOptions::default())
-        .unwrap();
-    outer.write_all(&msg("ok", "fine\n")).unwrap();
-    fs::write(
-        dir.path().join("nested-bomb.zip"),
-        outer.finish().unwrap().into_inner(),
-    )
-    .unwrap();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gz.write_all(b"From a@b Mon Jan  1 00:00:00 2001\nFrom: a@b\n\n")
-        .unwrap();
-    gz.write_all(&zeros).unwrap();
-    fs::write(dir.path().join("zeros.mbox.gz"), gz.finish().unwrap()).unwrap();
-
-    let a = TestArchive::new();
-    let (out, peak_kb) =
-        run_measuring_peak_rss(a.cmd(&["ingest", "--json", dir.path().to_str().unwrap()]));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(s["items_new"], 1, "only ok.eml is a message: {s}");
-    let p = problems(&a);
-    let bomb = p
-        .iter()
-        .find(|r| {
-            r["path"]
-                .as_str()
-                .unwrap()
-                .ends_with("nested-bomb.zip!inner.zip!bomb.eml")
-        })
-        .unwrap_or_else(|| panic!("no record for the nested bomb: {p:?}"));
-    assert!(
-        bomb["reason"]
-            .as_str()
-            .unwrap()
-            .contains("max_compression_ratio"),
-        "{bomb}"
-    );
-    let gzr = p
-        .iter()
-        .find(|r| r["path"].as_str().unwrap().ends_with("zeros.mbox.gz"))
-        .unwrap();
-    assert!(
-        gzr["reason"]
-            .as_str()
-            .unwrap()
-            .contains("max_compression_ratio"),
-        "{gzr}"
-    );
-    assert!(peak_kb < 300 * 1024, "peak RSS {peak_kb} kB");
+/// What one hostile case did: its summary, its problem records, and its cost.
+struct Outcome {
+    archive: TestArchive,
+    summary: Value,
+    problems: Vec<Value>,
+    peak_kb: u64,
+    secs: f64,
 }
 
-#[test]
-fn member_names_with_dotdot_or_absolute_paths_are_only_labels() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for name in ["../../escaped.eml", "/tmp/trove-absolute-escape.eml"] {
-        z.start_file(name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        z.write_all(&msg(&name.replace('/', "_"), "payload\n"))
-            .unwrap();
+impl Outcome {
+    fn problem(&self, path_suffix: &str) -> &Value {
+        self.problems
+            .iter()
+            .find(|r| r["path"].as_str().unwrap().ends_with(path_suffix))
+            .unwrap_or_else(|| panic!("no record for {path_suffix}: {:?}", self.problems))
     }
-    fs::write(
-        dir.path().join("evil.zip"),
-        z.finish().unwrap().into_inner(),
-    )
-    .unwrap();
-    // A tar with a symlink member pointing outside.
-    let mut t = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(tar::EntryType::Symlink);
-    h.set_size(0);
-    t.append_link(&mut h, "link.eml", "/etc/passwd").unwrap();
-    fs::write(dir.path().join("links.tar"), t.into_inner().unwrap()).unwrap();
-    // A symlink in the input tree pointing outside it.
-    std::os::unix::fs::symlink("/etc/hostname", dir.path().join("outside-link")).unwrap();
 
-    let a = TestArchive::new();
-    let s = a.ingest(&[dir.path()]);
-    assert_eq!(s["items_new"], 2);
+    fn item(&self, subject: &str) -> Value {
+        let it = self
+            .archive
+            .jsonl(&["ls"])
+            .into_iter()
+            .find(|i| i["subject"] == subject)
+            .unwrap_or_else(|| panic!("no item {subject:?}"));
+        self.archive.json(&["show", it["id"].as_str().unwrap()])
+    }
+}
+
+fn has_finding(item: &Value, code: &str) -> bool {
+    item["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == code)
+}
+
+/// Generates a case into a fresh directory and ingests it, measuring peak RSS. Every case must
+/// finish (exit 0), stay under 300 MB and leave every item's raw bytes retrievable.
+fn run_case(report: &mut Vec<String>, name: &str, generate: impl FnOnce(&Path)) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path());
+    let archive = TestArchive::new();
+    let t = std::time::Instant::now();
+    let (out, peak_kb) =
+        run_measuring_peak_rss(archive.cmd(&["ingest", "--json", dir.path().to_str().unwrap()]));
+    let secs = t.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(peak_kb < 300 * 1024, "{name}: peak RSS {peak_kb} kB");
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let problems = archive.jsonl(&["quarantine"]);
+    let items = archive.jsonl(&["ls"]);
+    report.push(format!(
+        "| {name} | {} | {} | {} | {secs:.1} |",
+        items.len(),
+        problems.len(),
+        peak_kb / 1024
+    ));
+    assert!(archive.run(&["fsck"]).status.success(), "{name}: fsck");
+    Outcome {
+        archive,
+        summary,
+        problems,
+        peak_kb,
+        secs,
+    }
+}
+
+/// The hostile-input suite (`tests/hostile/generate.rs`): each case gets a bounded, reported
+/// outcome. The table of items, records and peak RSS per case goes to
+/// `target/hostile-report.md`.
+#[test]
+fn every_hostile_case_has_a_bounded_reported_outcome() {
+    let mut report = vec![
+        "| case | items | problem records | peak RSS MB | seconds |".to_string(),
+        "|---|---|---|---|---|".to_string(),
+    ];
+    let ratio = |o: &Outcome, suffix: &str| {
+        let r = o.problem(suffix);
+        assert!(
+            r["reason"]
+                .as_str()
+                .unwrap()
+                .contains("limits.max_compression_ratio"),
+            "{r}"
+        );
+    };
+
+    let o = run_case(&mut report, "zip bomb", generate::zip_bomb);
+    assert_eq!(o.summary["items_new"], 0);
+    ratio(&o, "bomb.zip!bomb.eml");
+
+    let o = run_case(&mut report, "nested zip bomb", generate::nested_zip_bomb);
+    assert_eq!(o.summary["items_new"], 1, "only ok.eml is a message");
+    ratio(&o, "nested-bomb.zip!inner.zip!bomb.eml");
+
+    let o = run_case(&mut report, "gzip bomb", generate::gzip_bomb);
+    ratio(&o, "zeros.mbox.gz");
+
+    let o = run_case(&mut report, "../, absolute and symlink names", |d| {
+        generate::hostile_names(d)
+    });
+    assert_eq!(o.summary["items_new"], 2);
     assert!(!Path::new("/tmp/trove-absolute-escape.eml").exists());
-    assert!(!a.dir.path().join("escaped.eml").exists());
-    let items = a.jsonl(&["ls", "--provenance"]);
+    assert!(!o.archive.dir.path().join("escaped.eml").exists());
+    let items = o.archive.jsonl(&["ls", "--provenance"]);
     assert!(items.iter().any(|i| {
         i["provenance"][0]["path"]
             .as_str()
             .unwrap()
             .ends_with("evil.zip!../../escaped.eml")
     }));
-    let p = problems(&a);
-    assert!(p.iter().any(
-        |r| r["path"].as_str().unwrap().ends_with("links.tar!link.eml")
-            && r["reason"].as_str().unwrap().contains("link")
-    ));
     assert!(
-        p.iter()
-            .any(|r| r["path"].as_str().unwrap().ends_with("outside-link")
-                && r["reason"].as_str().unwrap().contains("not followed"))
+        o.problem("links.tar!link.eml")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("link")
     );
-}
+    assert!(
+        o.problem("outside-link")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not followed")
+    );
 
-#[test]
-fn nul_bytes_and_invalid_utf8_everywhere_still_give_items() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut m = b"From: \xff\xfe Bad \xc3\x28 <bad@ex\xffample.org>\r\nTo: \x00nul@example.org\r\n"
-        .to_vec();
-    m.extend_from_slice(
-        b"Subject: caf\xe9 \x00 \xf0\x28\x8c\x28\r\nDate: Mon, 99 Foo 2016 99:99:99\r\n",
+    let o = run_case(&mut report, "10,000-level nested multipart", |d| {
+        generate::deep_multipart(d, 10_000)
+    });
+    assert_eq!(o.summary["items_new"], 1);
+    let deep = o.item("deep");
+    assert!(has_finding(&deep, "too_deep"), "{deep}");
+
+    let o = run_case(
+        &mut report,
+        "2 MiB header line, 5 MiB header block",
+        generate::long_header_lines,
     );
-    m.extend_from_slice(
-        b"Message-ID: <\xff@x>\r\n\r\nbody \x00\x00 with NULs and \xff\xfe bytes\r\n",
+    assert_eq!(o.summary["items_new"], 1);
+    assert!(
+        o.item("long line")["body_text"]
+            .as_str()
+            .unwrap()
+            .contains("body after a long header")
     );
-    fs::write(dir.path().join("broken.eml"), &m).unwrap();
-    let mut nul_first = b"From: a@b\n".to_vec();
-    nul_first.extend(std::iter::repeat_n(0u8, 5000));
-    fs::write(dir.path().join("nul.eml"), &nul_first).unwrap();
-    fs::write(dir.path().join("all-nul.bin"), vec![0u8; 4096]).unwrap();
-    let a = TestArchive::new();
-    let s = a.ingest(&[dir.path()]);
-    assert_eq!(s["items_new"], 2, "{s}");
-    for it in a.jsonl(&["ls"]) {
-        let v = a.json(&["show", it["id"].as_str().unwrap()]);
-        assert!(v["subject"].is_string() || v["subject"].is_null());
-        let raw = a.ok(&["raw", it["id"].as_str().unwrap()]);
+    assert!(
+        o.problem("huge-header.eml")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("limits.max_header_bytes")
+    );
+
+    let o = run_case(&mut report, "NUL bytes", generate::nul_bytes);
+    assert_eq!(o.summary["items_new"], 2, "{}", o.summary);
+    o.problem("all-nul.bin");
+    for it in o.archive.jsonl(&["ls"]) {
+        let raw = o.archive.ok(&["raw", it["id"].as_str().unwrap()]);
         assert_eq!(sha256_hex(&raw), it["raw_sha256"].as_str().unwrap());
     }
-    let broken = a
-        .jsonl(&["ls"])
-        .into_iter()
-        .find(|i| i["raw_sha256"] == sha256_hex(&m))
-        .unwrap();
-    let v = a.json(&["show", broken["id"].as_str().unwrap()]);
+
+    let o = run_case(
+        &mut report,
+        "invalid UTF-8 in every header",
+        generate::invalid_utf8_headers,
+    );
+    assert_eq!(o.summary["items_new"], 1, "{}", o.summary);
+    let it = &o.archive.jsonl(&["ls"])[0];
+    let v = o.archive.json(&["show", it["id"].as_str().unwrap()]);
+    // Undecodable bytes are shown as U+FFFD, never dropped or guessed; the bytes stay in raw.
+    assert!(v["subject"].as_str().unwrap().contains('\u{FFFD}'), "{v}");
+    assert!(has_finding(&v, "date_missing") || has_finding(&v, "date_unparseable"));
+    assert_eq!(v["dkim"]["verdict"], "malformed", "{v}");
+    let raw = o.archive.ok(&["raw", it["id"].as_str().unwrap()]);
+    assert_eq!(sha256_hex(&raw), it["raw_sha256"].as_str().unwrap());
+
+    let o = run_case(
+        &mut report,
+        "mbox with broken Content-Length",
+        generate::broken_content_length,
+    );
+    assert_eq!(o.summary["items_new"], 4, "{}", o.summary);
+    for i in 0..4 {
+        let v = o.item(&format!("cl {i}"));
+        assert!(
+            v["body_text"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("body {i} is longer")),
+            "{v}"
+        );
+    }
+    assert!(has_finding(&o.item("cl 1"), "mbox_split"));
+
+    let o = run_case(&mut report, "JSON nested 1e6 deep", generate::deep_json);
+    assert_eq!(o.summary["items_new"], 2, "{}", o.summary);
+    let deep_line = o.problem("deep.jsonl");
     assert!(
-        v["findings"]
-            .as_array()
+        deep_line["reason"]
+            .as_str()
             .unwrap()
-            .iter()
-            .any(|f| f["code"] == "date_unparseable")
+            .contains("limits.max_json_depth (64)"),
+        "{deep_line}"
     );
-    let p = problems(&a);
+    let deep_x = o.problem("tweets.js");
     assert!(
-        p.iter()
-            .any(|r| r["path"].as_str().unwrap().ends_with("all-nul.bin"))
+        deep_x["reason"]
+            .as_str()
+            .unwrap()
+            .contains("limits.max_json_depth"),
+        "{deep_x}"
     );
+
+    let mut messages = 0;
+    let o = run_case(&mut report, "1 GiB mbox", |d| {
+        messages = generate::big_mbox(d, 1 << 30)
+    });
+    assert_eq!(o.summary["items_new"], messages as u64, "{}", o.summary);
+    eprintln!(
+        "1 GiB mbox: {messages} messages, {:.1} s, peak RSS {} MB",
+        o.secs,
+        o.peak_kb / 1024
+    );
+
+    let table = report.join("\n");
+    eprintln!("{table}");
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/hostile-report.md");
+    fs::write(out, table + "\n").unwrap();
 }
 
 #[test]
@@ -362,4 +426,178 @@ fn an_input_directory_that_contains_the_archive_never_reads_it() {
             .unwrap()
             .contains("archive being written")
     }));
+}
+
+/// Sets `[limits]` keys in an archive's trove.toml.
+fn set_limits(a: &TestArchive, values: &[(&str, u64)]) {
+    let p = a.path().join("trove.toml");
+    let mut text = fs::read_to_string(&p).unwrap();
+    for (key, v) in values {
+        let start = text
+            .find(&format!("\n{key} = "))
+            .unwrap_or_else(|| panic!("{key} not in trove.toml"))
+            + 1;
+        let end = start + text[start..].find('\n').unwrap();
+        text.replace_range(start..end, &format!("{key} = {v}"));
+    }
+    fs::write(p, text).unwrap();
+}
+
+fn multipart(subject: &str, parts: usize) -> Vec<u8> {
+    let mut m = format!(
+        "From: a@x\nSubject: {subject}\nMessage-ID: <{subject}@x>\nMIME-Version: 1.0\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\n\
+         the text of {subject}\n"
+    );
+    for i in 0..parts {
+        m += &format!(
+            "--b\nContent-Type: application/octet-stream\n\
+             Content-Disposition: attachment; filename=\"f{i}.bin\"\n\nbytes {i}\n"
+        );
+    }
+    m += "--b--\n";
+    m.into_bytes()
+}
+
+/// Every ingest and search limit is a `trove.toml` key; tightened, each one trips with a reason
+/// that names its key, and what it stops is kept (as raw bytes or a quarantined record).
+#[test]
+fn every_limit_is_a_trove_toml_key_named_when_it_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut big = msg("big", "");
+    big.extend(std::iter::repeat_n(b'x', 5000));
+    fs::write(d.join("big.eml"), big).unwrap();
+    fs::write(d.join("attachments.eml"), multipart("attachments", 3)).unwrap();
+    fs::write(d.join("parts.eml"), multipart("parts", 9)).unwrap();
+    generate::deep_multipart(d, 4);
+    let mut header = b"From: a@x\nSubject: header\nX-Pad: ".to_vec();
+    header.extend(std::iter::repeat_n(b'p', 300));
+    header.extend_from_slice(b"\n\nbody\n");
+    fs::write(d.join("header.eml"), header).unwrap();
+    let stored = |members: &[(&str, Vec<u8>)]| {
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, bytes) in members {
+            z.start_file(*name, opts).unwrap();
+            z.write_all(bytes).unwrap();
+        }
+        z.finish().unwrap().into_inner()
+    };
+    let mut member = msg("member", "");
+    member.extend(std::iter::repeat_n(b'm', 12_000));
+    fs::write(d.join("member.zip"), stored(&[("m.eml", member)])).unwrap();
+    let eight_k = |s: &str| {
+        let mut m = msg(s, "");
+        m.extend(std::iter::repeat_n(b't', 8_000));
+        m
+    };
+    fs::write(
+        d.join("total.zip"),
+        stored(&[
+            ("t1.eml", eight_k("t1")),
+            ("t2.eml", eight_k("t2")),
+            ("t3.eml", eight_k("t3")),
+        ]),
+    )
+    .unwrap();
+    let inner = stored(&[("in.eml", msg("in", "inner\n"))]);
+    fs::write(d.join("nested.zip"), stored(&[("inner.zip", inner)])).unwrap();
+    fs::write(
+        d.join("deep.jsonl"),
+        "{\"kind\": \"post\", \"sender\": \"x\", \"timestamp\": 1, \"text\": [[[[1]]]]}\n",
+    )
+    .unwrap();
+
+    let a = TestArchive::new();
+    set_limits(
+        &a,
+        &[
+            ("max_parse_bytes", 4000),
+            ("max_member_bytes", 10_000),
+            ("max_archive_total_bytes", 20_000),
+            ("max_archive_depth", 1),
+            ("max_attachments", 2),
+            ("max_mime_parts", 8),
+            ("max_mime_depth", 3),
+            ("max_header_bytes", 200),
+            ("max_json_depth", 3),
+            ("max_query_chars", 10),
+        ],
+    );
+    a.ingest(&[d]);
+    let problems = problems(&a);
+    let problem = |suffix: &str| {
+        problems
+            .iter()
+            .find(|r| r["path"].as_str().unwrap().ends_with(suffix))
+            .unwrap_or_else(|| panic!("no record for {suffix}: {problems:?}"))["reason"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let finding = |subject: &str, code: &str| {
+        let it = a
+            .jsonl(&["ls"])
+            .into_iter()
+            .find(|i| i["subject"] == subject)
+            .unwrap_or_else(|| panic!("no item {subject}"));
+        let v = a.json(&["show", it["id"].as_str().unwrap()]);
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == code)
+            .unwrap_or_else(|| panic!("{subject}: no {code} in {v}"))["detail"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let mut tripped = vec![];
+    let mut check = |key: &str, reason: String| {
+        assert!(reason.contains(&format!("limits.{key}")), "{key}: {reason}");
+        tripped.push(key.to_string());
+    };
+    check("max_parse_bytes", finding("big", "body_not_parsed"));
+    check("max_member_bytes", problem("member.zip!m.eml"));
+    check("max_archive_total_bytes", problem("total.zip!t3.eml"));
+    check("max_archive_depth", problem("nested.zip!inner.zip"));
+    check(
+        "max_attachments",
+        finding("attachments", "too_many_attachments"),
+    );
+    check("max_mime_parts", finding("parts", "too_many_parts"));
+    check("max_mime_depth", finding("deep", "too_deep"));
+    check("max_header_bytes", problem("header.eml"));
+    check("max_json_depth", problem("deep.jsonl"));
+    let long = a.run(&["search", "a very long query"]);
+    assert_eq!(long.status.code(), Some(2));
+    check(
+        "max_query_chars",
+        String::from_utf8_lossy(&long.stderr).to_string(),
+    );
+    eprintln!("limits tripped from trove.toml: {tripped:?}");
+
+    // A value that cannot work is refused by every command, naming the key.
+    set_limits(&a, &[("max_json_depth", 1000)]);
+    let out = a.run(&["ls"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("limits.max_json_depth must be"));
+}
+
+/// The query time limit: a tiny `query_timeout_ms` abandons a search that takes longer.
+#[test]
+fn query_timeout_from_trove_toml_abandons_slow_searches() {
+    let a = TestArchive::new();
+    a.ingest(&[&linux_mips(2001)]);
+    set_limits(&a, &[("query_timeout_ms", 1)]);
+    let q = "co* OR re* OR pa* OR de* OR in* OR st* OR ma* OR pr* OR th* OR ca* OR se* OR li*";
+    let out = a.run(&["search", "--facets", "--sort", "date", q]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("1ms") || err.contains("time"), "{err}");
+    // The command-line flag overrides the archive setting for one run.
+    let out = a.run(&["search", "--count", "--timeout-ms", "60000", q]);
+    assert!(out.status.success(), "{out:?}");
 }

@@ -135,6 +135,22 @@ pub fn parse_email(
             attachments: vec![],
         });
     }
+    let depth = mime_depth(&msg);
+    if depth > limits.max_mime_depth as usize {
+        rec.findings.push(Finding::new(
+            "too_deep",
+            format!(
+                "multiparts nested {depth} deep exceed limits.max_mime_depth ({}); body and \
+                 attachments not extracted",
+                limits.max_mime_depth
+            ),
+        ));
+        return Ok(ParsedEmail {
+            record: rec,
+            attachments: vec![],
+        });
+    }
+
     if msg.parts.len() as u64 > limits.max_mime_parts as u64 {
         rec.findings.push(Finding::new(
             "too_many_parts",
@@ -195,6 +211,28 @@ pub fn parse_email(
         record: rec,
         attachments,
     })
+}
+
+/// How deep multiparts nest (a single-part message is 1). mail-parser flattens parts into one
+/// list without recursion; walking it with an explicit stack keeps this bounded too.
+fn mime_depth(msg: &mail_parser::Message<'_>) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(0u32, 1usize)];
+    let mut seen = vec![false; msg.parts.len()];
+    while let Some((id, depth)) = stack.pop() {
+        let Some(part) = msg.parts.get(id as usize) else {
+            continue;
+        };
+        // A part list is a tree, but it comes from hostile bytes: never visit one twice.
+        if std::mem::replace(&mut seen[id as usize], true) {
+            continue;
+        }
+        deepest = deepest.max(depth);
+        if let PartType::Multipart(children) = &part.body {
+            stack.extend(children.iter().map(|&c| (c, depth + 1)));
+        }
+    }
+    deepest
 }
 
 fn push_addresses(out: &mut Vec<(AddressRole, Mailbox)>, role: AddressRole, a: &Address<'_>) {
@@ -262,6 +300,54 @@ mod tests {
 
     fn parse(raw: &[u8]) -> ParsedEmail {
         parse_email(raw, true, raw.len() as u64, &Limits::default()).expect("message")
+    }
+
+    fn nested_multipart(levels: usize) -> Vec<u8> {
+        let mut m = b"From: a@x\r\nSubject: deep\r\nMIME-Version: 1.0\r\n".to_vec();
+        for i in 0..levels {
+            m.extend(
+                format!("Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n").bytes(),
+            );
+        }
+        m.extend(b"Content-Type: text/plain\r\n\r\ninnermost words\r\n");
+        for i in (0..levels).rev() {
+            m.extend(format!("--b{i}--\r\n").bytes());
+        }
+        m
+    }
+
+    #[test]
+    fn mime_nesting_is_measured_and_bounded_by_the_limit() {
+        let shallow = parse(&nested_multipart(3));
+        assert!(shallow.record.body_text.contains("innermost words"));
+        let codes = |r: &ItemRecord| {
+            r.findings
+                .iter()
+                .map(|f| f.code.clone())
+                .collect::<Vec<_>>()
+        };
+        assert!(!codes(&shallow.record).contains(&"too_deep".to_string()));
+        let raw = nested_multipart(100);
+        let deep = parse(&raw);
+        assert_eq!(deep.record.body_text, "");
+        let f = deep
+            .record
+            .findings
+            .iter()
+            .find(|f| f.code == "too_deep")
+            .expect("too_deep");
+        assert!(f.detail.contains("101 deep"), "{}", f.detail);
+        assert!(
+            f.detail.contains("limits.max_mime_depth (64)"),
+            "{}",
+            f.detail
+        );
+        let roomy = Limits {
+            max_mime_depth: 200,
+            ..Limits::default()
+        };
+        let ok = parse_email(&raw, true, raw.len() as u64, &roomy).expect("message");
+        assert!(ok.record.body_text.contains("innermost words"));
     }
 
     #[test]

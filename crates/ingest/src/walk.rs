@@ -358,7 +358,20 @@ impl Walker<'_> {
         } else {
             self.dispatch_file(&label, file, &total)?
         };
-        if ok {
+        // A file written to while we read it (a mailbox still receiving mail, a copy still
+        // running): what was read is kept, but the file is not marked done, so the next ingest
+        // reads it again and adds what arrived (units already stored are deduplicated).
+        let moved = fs::metadata(path)
+            .map(|m| (m.len(), mtime_ns(&m)) != (size, mtime))
+            .unwrap_or(true);
+        if ok && moved {
+            self.send(Event::Note {
+                path: label,
+                note: "changed while being read: what was read is kept; run ingest again to \
+                       read what was added"
+                    .into(),
+            })?;
+        } else if ok {
             self.send(Event::InputDone {
                 path: label,
                 size,

@@ -6,6 +6,7 @@
 //! to be truncated or hand-edited can be ingested up to the damage and the rest quarantined
 //! verbatim, and so a WhatsApp chat can be read twice (once to settle its date order).
 
+use crate::social::jsonstream::DepthGauge;
 use crate::social::{jsonstream, telegram, whatsapp, x};
 use crate::unit::{Payload, RawUnit, SpillBuf};
 use crate::walk::{Cancelled, Event, Walker, copy_into, describe_io};
@@ -158,6 +159,7 @@ impl Walker<'_> {
                     reader,
                     base,
                     self.limits.max_parse_bytes,
+                    self.limits.max_json_depth,
                     &x::pattern(format),
                     &mut on_record,
                 )
@@ -230,6 +232,7 @@ impl Walker<'_> {
                     reader,
                     0,
                     self.limits.max_parse_bytes,
+                    self.limits.max_json_depth,
                     &telegram::pattern(),
                     &mut on_record,
                 )
@@ -292,13 +295,14 @@ impl Walker<'_> {
                 json_path: Some(format!("line {line_no}")),
                 ..Default::default()
             };
-            self.send(unit(
-                label,
-                start,
-                SourceFormat::Jsonl,
-                context,
-                record.to_vec(),
-            ))?;
+            let mut u = unit(label, start, SourceFormat::Jsonl, context, record.to_vec());
+            if let (Err(reason), Event::Unit(raw)) = (
+                DepthGauge::new(self.limits.max_json_depth).feed(record),
+                &mut u,
+            ) {
+                raw.quarantine = Some(reason);
+            }
+            self.send(u)?;
         }
     }
 

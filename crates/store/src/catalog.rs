@@ -374,6 +374,30 @@ impl Catalog {
     }
 
     /// A read-only connection: never blocks the writer, sees the last committed state.
+    /// Runs `f` against one committed state: every query inside sees the same snapshot, even
+    /// while a writer commits (WAL keeps the snapshot of the first read until the end).
+    /// Without it, a reader making several queries could mix two commits.
+    pub fn snapshot<T>(&self, f: impl FnOnce(&Self) -> T) -> Result<T> {
+        if !self.conn.is_autocommit() {
+            // Already inside a snapshot (or a write transaction): that one holds.
+            return Ok(f(self));
+        }
+        /// Ends the snapshot however `f` returns, unwinding included, so a panicking reader
+        /// cannot leave its connection pinned to an old state.
+        struct End<'c>(&'c Connection);
+        impl Drop for End<'_> {
+            fn drop(&mut self) {
+                // Nothing was written: rolling back just releases the snapshot.
+                let _ = self.0.execute_batch("ROLLBACK");
+            }
+        }
+        self.conn
+            .execute_batch("BEGIN DEFERRED")
+            .map_err(Error::sql)?;
+        let _end = End(&self.conn);
+        Ok(f(self))
+    }
+
     pub fn open_read_only(path: &Path) -> Result<Self> {
         let conn = Connection::open_with_flags(
             path,
@@ -925,4 +949,59 @@ pub fn now_rfc3339() -> String {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     rfc3339_utc(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trove_model::ItemRecord;
+
+    fn add(w: &mut Catalog, run: i64, n: u8) {
+        let tx = w.begin().expect("begin");
+        let record = ItemRecord::default();
+        let prov = Provenance {
+            path: format!("m{n}.eml"),
+            offset: None,
+            format: "eml".into(),
+            flags: None,
+            context: Default::default(),
+        };
+        let item = NewItem {
+            raw_sha256: &Sha256Hash([n; 32]),
+            size: 1,
+            record: &record,
+        };
+        tx.record_item(&item, &prov, run).expect("record");
+        tx.commit().expect("commit");
+    }
+
+    #[test]
+    fn a_snapshot_sees_one_committed_state_while_a_writer_commits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("catalog.sqlite");
+        let mut w = Catalog::open(&path).expect("open");
+        let run = w.start_run(&[]).expect("run");
+        add(&mut w, run, 1);
+        let r = Catalog::open_read_only(&path).expect("reader");
+        let (first, second) = r
+            .snapshot(|r| {
+                let first = r.stats().expect("stats").items;
+                add(&mut w, run, 2);
+                (first, r.stats().expect("stats").items)
+            })
+            .expect("snapshot");
+        assert_eq!((first, second), (1, 1), "the commit is not seen inside");
+        assert_eq!(r.stats().expect("stats").items, 2, "and is seen after");
+        // A panicking reader does not leave the connection pinned to its snapshot.
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            r.snapshot(|_| panic!("reader failed")).ok()
+        }));
+        assert!(caught.is_err());
+        add(&mut w, run, 3);
+        assert_eq!(
+            r.snapshot(|r| r.stats().expect("stats").items)
+                .expect("snap"),
+            3
+        );
+    }
 }

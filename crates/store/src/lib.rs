@@ -147,6 +147,10 @@ impl Archive {
             path: p.clone(),
             msg: e.to_string(),
         })?;
+        settings.limits.check().map_err(|msg| Error::Settings {
+            path: p.clone(),
+            msg,
+        })?;
         if settings.format_version != FORMAT_VERSION {
             return Err(Error::Incompatible(format!(
                 "archive format {} but this build reads format {FORMAT_VERSION}",

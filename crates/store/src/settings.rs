@@ -69,6 +69,18 @@ pub struct Limits {
     pub max_mime_parts: u32,
     /// Header blocks larger than this are quarantined as "not a message".
     pub max_header_bytes: u64,
+    /// MIME multiparts nested deeper than this: the message is archived, its parts are not
+    /// extracted.
+    pub max_mime_depth: u32,
+    /// JSON (X and Telegram exports, JSON Lines) nested deeper than this is not parsed: the
+    /// records before it are kept and the rest is quarantined. At most 128, serde_json's own
+    /// recursion limit.
+    pub max_json_depth: u32,
+    /// Longer search queries are refused before parsing (CLI and web).
+    pub max_query_chars: u32,
+    /// A search that runs longer is abandoned (web: 503; CLI: exit 1); the CLI's `--timeout-ms`
+    /// overrides it for one run.
+    pub query_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -84,7 +96,37 @@ impl Default for Limits {
             max_attachments: 1000,
             max_mime_parts: 5000,
             max_header_bytes: 4 * MIB,
+            max_mime_depth: 64,
+            max_json_depth: 64,
+            max_query_chars: 1_000,
+            query_timeout_ms: 5_000,
         }
+    }
+}
+
+/// serde_json refuses deeper documents whatever the setting says.
+pub const JSON_DEPTH_CEILING: u32 = 128;
+
+impl Limits {
+    /// Settings that cannot work, named by their `trove.toml` key.
+    pub fn check(&self) -> Result<(), String> {
+        if self.max_json_depth == 0 || self.max_json_depth > JSON_DEPTH_CEILING {
+            return Err(format!(
+                "limits.max_json_depth must be between 1 and {JSON_DEPTH_CEILING} (it is {})",
+                self.max_json_depth
+            ));
+        }
+        for (key, v) in [
+            ("limits.max_mime_depth", self.max_mime_depth as u64),
+            ("limits.max_query_chars", self.max_query_chars as u64),
+            ("limits.query_timeout_ms", self.query_timeout_ms),
+            ("limits.max_header_bytes", self.max_header_bytes),
+        ] {
+            if v == 0 {
+                return Err(format!("{key} must be greater than 0"));
+            }
+        }
+        Ok(())
     }
 }
 

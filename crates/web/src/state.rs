@@ -26,9 +26,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
+        // The archive-wide defaults (`trove.toml` [limits]), which `trove serve` applies.
+        let archive = trove_store::Limits::default();
         Self {
-            max_query_chars: 1_000,
-            query_timeout: Duration::from_secs(5),
+            max_query_chars: archive.max_query_chars as usize,
+            query_timeout: Duration::from_millis(archive.query_timeout_ms),
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 64 << 10,
             page_size: 20,
@@ -106,7 +108,7 @@ impl AppState {
                     *slot = Some((path.clone(), me.archive.catalog()?));
                 }
                 let (_, cat) = slot.as_ref().expect("just filled");
-                f(&me, cat)
+                cat.snapshot(|cat| f(&me, cat))?
             })
         })
         .await;

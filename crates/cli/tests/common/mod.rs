@@ -163,3 +163,62 @@ pub fn run_measuring_peak_rss(mut cmd: Command) -> (Output, u64) {
         peak,
     )
 }
+
+/// Kills the child when the test ends, however it ends.
+pub struct Reaper(pub std::process::Child);
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `trove serve` on a free loopback port; returns it and its base URL (no trailing `/`).
+pub fn start_server(root: &Path) -> (Reaper, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(trove_bin())
+        .arg("--archive")
+        .arg(root)
+        .args(["serve", "--bind", "127.0.0.1:0", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let url = v["listening"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    (Reaper(child), url)
+}
+
+/// A plain HTTP/1.1 GET over loopback: (status, body). Enough for the JSON API in tests.
+pub fn http_get(base: &str, path: &str) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let host = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP response");
+    let head = String::from_utf8_lossy(&resp[..split]).to_string();
+    let status = head[9..12].parse().unwrap();
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "chunked responses are not decoded here: {head}"
+    );
+    (status, resp[split + 4..].to_vec())
+}

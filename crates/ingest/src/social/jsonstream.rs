@@ -48,6 +48,58 @@ pub struct StreamError {
     pub cancelled: bool,
 }
 
+/// Tracks how deep `[` and `{` nest in JSON bytes fed to it in any chunks, so a document that
+/// nests deeper than the limit is refused as it streams, before any parser recurses into it.
+#[derive(Clone, Debug)]
+pub struct DepthGauge {
+    max: u32,
+    depth: u32,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl DepthGauge {
+    pub fn new(max: u32) -> Self {
+        Self {
+            max,
+            depth: 0,
+            in_string: false,
+            escaped: false,
+        }
+    }
+
+    /// Err(message naming the limit) once the nesting passes the maximum.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), String> {
+        for &b in bytes {
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if b == b'\\' {
+                    self.escaped = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'[' | b'{' => {
+                    self.depth += 1;
+                    if self.depth > self.max {
+                        return Err(format!(
+                            "JSON nested deeper than limits.max_json_depth ({})",
+                            self.max
+                        ));
+                    }
+                }
+                b']' | b'}' => self.depth = self.depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
 struct Counter {
     pos: Cell<u64>,
     record_start: Cell<u64>,
@@ -57,6 +109,7 @@ struct Counter {
     /// so a record's exact bytes and offset are taken from here, not inferred from `RawValue`.
     capture: RefCell<Vec<u8>>,
     capturing: Cell<bool>,
+    depth: RefCell<DepthGauge>,
 }
 
 struct CountingReader<R> {
@@ -72,6 +125,11 @@ impl<R: Read> Read for CountingReader<R> {
         if self.c.capturing.get() {
             self.c.capture.borrow_mut().extend_from_slice(&buf[..n]);
         }
+        self.c
+            .depth
+            .borrow_mut()
+            .feed(&buf[..n])
+            .map_err(io::Error::other)?;
         if pos.saturating_sub(self.c.record_start.get()) > self.c.max_record {
             return Err(io::Error::other(format!(
                 "a record is larger than limits.max_parse_bytes ({} bytes)",
@@ -249,6 +307,7 @@ pub fn stream<R: Read>(
     reader: R,
     base_offset: u64,
     max_record: u64,
+    max_depth: u32,
     pat: &Pat,
     emit: &mut dyn FnMut(Found) -> Result<(), ()>,
 ) -> Result<u64, StreamError> {
@@ -258,6 +317,7 @@ pub fn stream<R: Read>(
         max_record,
         capture: RefCell::new(Vec::new()),
         capturing: Cell::new(false),
+        depth: RefCell::new(DepthGauge::new(max_depth)),
     });
     let reader = CountingReader {
         inner: io::BufReader::with_capacity(256 * 1024, reader),
@@ -310,7 +370,7 @@ mod tests {
             {"messageCreate" : {"id":"8"}} ]}}, {"dmConversation": {"conversationId": "3-4",
             "messages": []}} ]"#;
         let mut got = vec![];
-        let n = stream(&doc[..], 100, 1 << 20, &dm_pattern(), &mut |f| {
+        let n = stream(&doc[..], 100, 1 << 20, 64, &dm_pattern(), &mut |f| {
             got.push(f);
             Ok(())
         })
@@ -329,7 +389,7 @@ mod tests {
     fn truncation_reports_path_and_the_end_of_the_last_good_record() {
         let doc = br#"[{"dmConversation": {"conversationId": "1-2", "messages": [{"a": 1}, {"b": "#;
         let mut n = 0;
-        let err = stream(&doc[..], 0, 1 << 20, &dm_pattern(), &mut |_| {
+        let err = stream(&doc[..], 0, 1 << 20, 64, &dm_pattern(), &mut |_| {
             n += 1;
             Ok(())
         })
@@ -351,6 +411,7 @@ mod tests {
                 doc,
                 0,
                 1 << 20,
+                64,
                 &Pat::Array(Box::new(Pat::Emit)),
                 &mut |f| {
                     let start = f.offset as usize;
@@ -364,6 +425,7 @@ mod tests {
             &b"[ -2 , true]"[..],
             0,
             1 << 20,
+            64,
             &Pat::Array(Box::new(Pat::Emit)),
             &mut |f| {
                 got.push(String::from_utf8(f.bytes).unwrap());
@@ -381,10 +443,40 @@ mod tests {
             doc.as_bytes(),
             0,
             1000,
+            64,
             &Pat::Array(Box::new(Pat::Emit)),
             &mut |_| Ok(()),
         )
         .unwrap_err();
         assert!(err.message.contains("max_parse_bytes"), "{}", err.message);
+    }
+
+    #[test]
+    fn nesting_past_the_limit_stops_the_stream_after_the_good_records() {
+        let mut doc = b"[{\"a\": \"[[[[ in a string \\\" [[\"}, ".to_vec();
+        doc.extend(std::iter::repeat_n(b'[', 1_000_000));
+        let mut n = 0;
+        let err = stream(
+            &doc[..],
+            0,
+            1 << 30,
+            64,
+            &Pat::Array(Box::new(Pat::Emit)),
+            &mut |_| {
+                n += 1;
+                Ok(())
+            },
+        )
+        .unwrap_err();
+        assert_eq!(n, 1, "the record before the deep one is kept");
+        assert!(
+            err.message.contains("limits.max_json_depth (64)"),
+            "{}",
+            err.message
+        );
+        let mut g = DepthGauge::new(3);
+        assert!(g.feed(br#"[{"x": "]]]]{{{{"}, [1]"#).is_ok());
+        assert!(g.feed(b"[[").is_ok(), "depth 3 is allowed");
+        assert!(g.feed(b"[").is_err());
     }
 }
