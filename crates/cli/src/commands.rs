@@ -526,6 +526,13 @@ fn fsck(archive: &Archive, json: bool) -> Result<ExitCode> {
                 p.found
             );
         }
+        if r.pending > 0 {
+            outln!(
+                "{} items committed by an interrupted ingest are not in the log yet; the next \
+                 `trove ingest` or `trove checkpoint` appends them",
+                r.pending
+            );
+        }
         outln!(
             "checked {} blobs, {} items, {} log leaves, {} checkpoints: {}",
             r.blobs,

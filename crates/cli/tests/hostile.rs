@@ -30,17 +30,21 @@ impl Lcg {
     }
 }
 
+/// Three ingests in a row (so checkpoints get signed between kills), each killed with SIGKILL at
+/// random moments and resumed until it completes. After every kill the archive is a committed
+/// state (fsck clean); at the end it equals an uninterrupted run's, and every checkpoint signed
+/// before a kill is a prefix of the final log.
 #[test]
 fn sigkill_at_random_points_then_rerun_gives_the_uninterrupted_archive() {
-    let inputs = [linux_mips(2001), linux_mips(1997)];
-    let args: Vec<String> = inputs
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>();
+    // (corpus, kills wanted in that phase)
+    let phases = [(1996, 5), (1997, 7), (2001, 8)];
     let reference = TestArchive::new();
-    let mut ingest_args = vec!["ingest"];
-    ingest_args.extend(args.iter().map(String::as_str));
-    reference.ok(&ingest_args);
+    let mut durations = vec![];
+    for (year, _) in phases {
+        let t = std::time::Instant::now();
+        reference.ok(&["ingest", linux_mips(year).to_str().unwrap()]);
+        durations.push(t.elapsed().as_millis() as u64);
+    }
     let want = reference.ok(&["ls", "--json"]);
 
     let seed = std::time::SystemTime::now()
@@ -50,25 +54,46 @@ fn sigkill_at_random_points_then_rerun_gives_the_uninterrupted_archive() {
     eprintln!("kill schedule seed: {seed}");
     let mut rng = Lcg(seed);
     let a = TestArchive::new();
-    // At least 20 kills at random moments (a run that finishes first is not counted).
     let mut kills = 0;
-    let mut attempts = 0;
-    while kills < 20 && attempts < 60 {
-        attempts += 1;
-        let mut child = a.cmd(&ingest_args).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(20 + rng.next(600)));
-        if child.try_wait().unwrap().is_none() {
+    let mut checkpoints = std::collections::BTreeSet::new();
+    let mut quota_left = 0;
+    for ((year, quota), ms) in phases.into_iter().zip(durations) {
+        let input = linux_mips(year);
+        let args = ["ingest", input.to_str().unwrap()];
+        let mut phase_kills = 0;
+        // Kills a phase could not get (its run finished first) move to the next phase.
+        quota_left += quota;
+        while phase_kills < quota_left {
+            let mut child = a.cmd(&args).spawn().unwrap();
+            std::thread::sleep(Duration::from_millis(10 + rng.next(ms.max(50) / 5)));
+            if child.try_wait().unwrap().is_some() {
+                break; // finished first: the phase is done
+            }
             child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            phase_kills += 1;
             kills += 1;
+            // What the kill left is a committed state: consistent, and its latest checkpoint
+            // is remembered, to be checked against the final log.
+            let f = a.json(&["fsck"]);
+            assert_eq!(f["ok"], true, "fsck after kill {kills} (seed {seed}): {f}");
+            let c = a.run(&["consistency", "1", "--json"]);
+            if c.status.success() {
+                let v: Value = serde_json::from_slice(&c.stdout).unwrap();
+                checkpoints.insert((
+                    v["new_size"].as_u64().unwrap(),
+                    v["new_root"].as_str().unwrap().to_string(),
+                ));
+            }
         }
-        child.wait().unwrap();
+        quota_left -= phase_kills;
+        a.ok(&args);
     }
-    eprintln!("killed {kills} of {attempts} runs mid-ingest");
+    eprintln!("{kills} kills mid-ingest survived");
     assert!(
         kills >= 20,
-        "only {kills} runs could be killed mid-ingest (seed {seed})"
+        "only {kills} kills landed mid-ingest (seed {seed})"
     );
-    a.ok(&ingest_args);
     let got = a.ok(&["ls", "--json"]);
     assert!(
         got == want,
@@ -88,6 +113,21 @@ fn sigkill_at_random_points_then_rerun_gives_the_uninterrupted_archive() {
         a.json(&["checkpoint"])["size"],
         "the same leaves were logged"
     );
+    // Every checkpoint signed before a kill is a prefix of the final log: the root of its first
+    // `size` leaves is unchanged.
+    for (size, root) in &checkpoints {
+        let v = a.json(&["consistency", &size.to_string()]);
+        assert_eq!(
+            v["old_root"].as_str().unwrap(),
+            root,
+            "checkpoint of size {size} (seed {seed})"
+        );
+    }
+    eprintln!(
+        "{} distinct checkpoints signed between kills are prefixes of the final log",
+        checkpoints.len()
+    );
+    assert!(checkpoints.len() >= 2, "kills happened after checkpoints");
 }
 
 #[test]

@@ -11,6 +11,15 @@ use trove_store::{Archive, Catalog, CheckpointRow, ItemRow};
 /// Catalog rows up to this sequence number have their leaves (meta key).
 const LOGGED_THROUGH: &str = "log_items_through";
 
+/// The catalog sequence number through which items have been logged. Items after it were
+/// committed by a run that has not appended its leaves yet (it is running, or was killed).
+pub fn logged_through(catalog: &Catalog) -> Result<i64> {
+    Ok(catalog
+        .meta_get(LOGGED_THROUGH)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}
+
 fn key_path(archive: &Archive) -> PathBuf {
     archive.root.join("keys/archive.key")
 }
@@ -71,10 +80,7 @@ pub fn item_leaf(it: &ItemRow) -> Leaf {
 /// attachments), and a fresh leaf for a conversation item whose sequence number changed because
 /// an earlier message arrived. Returns how many leaves were appended.
 pub fn append_pending(catalog: &mut Catalog) -> Result<u64> {
-    let through: i64 = catalog
-        .meta_get(LOGGED_THROUGH)?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let through = logged_through(catalog)?;
     let start = catalog.log_size()?;
     let mut new: Vec<(Hash, Vec<u8>, String)> = Vec::new();
     let mut max_seq = through;
