@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for a bounded time, seeding empty corpora from ../shared/data, and
-# appends the runs, executions and crashes to fuzz/RESULTS.md.
+# Runs every fuzz target for a bounded time, seeding empty corpora from ../shared/data and the
+# test fixtures, and appends the runs, executions and crashes to fuzz/RESULTS.md.
 #
-#   bash fuzz/run.sh            # 60 s per target
+#   bash fuzz/run.sh            # 60 s per target (or `cargo xtask fuzz`)
 #   SECONDS_PER_TARGET=1800 bash fuzz/run.sh dkim excerpt
+#   FUZZ_CI=1 SECONDS_PER_TARGET=30 bash fuzz/run.sh   # CI: no RESULTS.md, exit 1 on a crash
 #
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`). A crash leaves its
 # input in fuzz/artifacts/<target>/; turn it into a regression test before fixing it.
 set -euo pipefail
 cd "$(dirname "$0")"
 DATA=$(cd .. && pwd)/../shared/data
+FIXTURES=$(cd .. && pwd)/crates/cli/tests/fixtures
 PER=${SECONDS_PER_TARGET:-60}
+CI_MODE=${FUZZ_CI:-0}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   mapfile -t targets < <(grep -A1 '^\[\[bin\]\]' Cargo.toml | sed -n 's/^name = "\(.*\)"/\1/p')
@@ -31,24 +34,56 @@ seed() {
       cp "$DATA"/dkim/dkimpy/*.msg "$dir/" ;;
     key_store)
       cp "$DATA"/dkim/dkimpy/*.txt "$DATA"/dkim/dkimpy/*.dns "$dir/" ;;
+    archive)
+      cp "$DATA/email/linux-mips/linux-mips-1996.tar.gz" "$dir/"
+      find "$DATA/email/messy" -type f | head -40 |
+        while read -r f; do cp "$f" "$dir/$(sha256sum "$f" | cut -c1-16)"; done
+      find "$FIXTURES/social" -type f -size -200k ! -name '*.py' |
+        while read -r f; do cp "$f" "$dir/$(sha256sum "$f" | cut -c1-16)"; done ;;
+    social_records|json_stream)
+      find "$FIXTURES/social" -type f -size -200k \( -name '*.js' -o -name '*.json' -o -name '*.jsonl' -o -name '*.txt' \) |
+        while read -r f; do cp "$f" "$dir/$(sha256sum "$f" | cut -c1-16)"; done ;;
     query)
       printf '%s\n' 'from:a subject:"b c" after:2016-01 -d' 'tag:x OR (dkim:pass has:attachment)' >"$dir/q" ;;
     *) ;;  # the target's own seeds, or libFuzzer's empty start
   esac
 }
 
+# Build every target once, up front (a build failure is a failure, not a crash).
+buildlog=$(mktemp)
+if ! cargo +nightly fuzz build >"$buildlog" 2>&1; then
+  tail -60 "$buildlog" >&2
+  echo "error: the fuzz targets do not build" >&2
+  exit 1
+fi
 total=0
 report=""
+failed=()
 for t in "${targets[@]}"; do
   seed "$t"
   log=$(mktemp)
-  cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$PER" -rss_limit_mb=2048 >"$log" 2>&1 || true
+  mkdir -p "artifacts/$t"
+  before=$(find "artifacts/$t" -type f | wc -l)
+  status=0
+  cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$PER" -rss_limit_mb=2048 >"$log" 2>&1 || status=$?
   runs=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 \2/p' "$log" | tail -1)
-  crashes=$(find "artifacts/$t" -type f 2>/dev/null | wc -l)
-  echo "$t: ${runs:-no summary (see $log)} runs/seconds; $crashes crash inputs"
+  crashes=$(find "artifacts/$t" -type f | wc -l)
+  echo "$t: ${runs:-no summary} runs/seconds; $crashes crash inputs"
+  if [ "$status" -ne 0 ] || [ "$crashes" -gt "$before" ] || [ -z "$runs" ]; then
+    failed+=("$t")
+    tail -40 "$log" >&2
+  fi
   report+="| $t | ${runs% *} | ${runs#* } | $crashes |"$'\n'
   total=$((total + ${runs#* }))
 done
+if [ "$CI_MODE" = 1 ]; then
+  echo "fuzzed ${#targets[@]} targets, $total CPU-seconds"
+  if [ ${#failed[@]} -gt 0 ]; then
+    echo "error: fuzz targets failed or found a crash: ${failed[*]} (inputs in fuzz/artifacts/)" >&2
+    exit 1
+  fi
+  exit 0
+fi
 {
   echo
   echo "### $(date -u +%F): ${#targets[@]} targets, $PER s each ($total CPU-seconds)"
