@@ -87,3 +87,6 @@ dkimpy_v=$(python3 -c 'import importlib.metadata as m; print(m.version("dkimpy")
   echo "| trove, in-process loop like dkimpy's (examples/verify_loop), 1 core | $tl | $(rate "$tl") | $(ratio "$tl" "$tp") |"
   echo "| dkimpy (verify loop only), 1 core | $tp | $(rate "$tp") | 1.0 |"
 } | tee -a bench/results.md
+mkdir -p bench/work/summary
+printf '{"messages": %s, "trove_1core_s": %s, "trove_all_s": %s, "trove_loop_s": %s, "dkimpy_s": %s, "trove_pass": %s, "dkimpy_pass": %s}\n' \
+  "$n_msgs" "$t1" "$tn" "$tl" "$tp" "$trove_pass" "$py_pass" > bench/work/summary/dkim.json

@@ -128,4 +128,9 @@ text = "\n".join(lines)
 print(text)
 with open("bench/results.md", "a") as f:
     f.write(text + "\n\n")
+import json, os
+os.makedirs("bench/work/summary", exist_ok=True)
+json.dump({"messages": msgs, "bytes": size, "read_s": read_s, "years": years,
+           "tools": {k: {"seconds": v[0], "peak_rss_kb": v[1], "disk_bytes": v[2]} for k, v in rows.items()}},
+          open("bench/work/summary/ingest.json", "w"))
 PY

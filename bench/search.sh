@@ -79,4 +79,8 @@ out += ["", f"Total whole-process time over the {len(rows)} queries: trove {tot(
 text = "\n".join(out)
 print(text)
 open("bench/results.md", "a").write(text + "\n")
+import os
+os.makedirs("bench/work/summary", exist_ok=True)
+json.dump({"queries": len(rows), "docs": lat["docs"], "trove_ms": tot(4), "notmuch_ms": tot(5), "mu_ms": tot(6),
+           "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"]}, open("bench/work/summary/search.json", "w"))
 PY

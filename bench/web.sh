@@ -33,3 +33,15 @@ ERRS=$(echo "$OUT" | awk '/Non-2xx/ {print $5}')
 RSS=$(awk '/VmHWM/ {print $2}' /proc/$SERVER/status)
 echo
 echo "web search: $ITEMS items, $CONNS connections, $DURATION: $RPS req/s, p50 $P50, p99 $P99, non-2xx ${ERRS:-0}, server peak RSS $((RSS / 1024)) MB"
+mkdir -p bench/work/summary
+python3 - "$ITEMS" "$CONNS" "$DURATION" "$RPS" "$P50" "$P99" "${ERRS:-0}" "$RSS" > bench/work/summary/web.json <<'PY'
+import json, sys
+def ms(v):
+    for unit, f in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
+        if v.endswith(unit):
+            return float(v[: -len(unit)]) * f
+    return float(v)
+items, conns, dur, rps, p50, p99, errs, rss = sys.argv[1:9]
+print(json.dumps({"items": int(items), "connections": int(conns), "duration": dur, "rps": float(rps),
+                  "p50_ms": ms(p50), "p99_ms": ms(p99), "non_2xx": int(errs), "peak_rss_kb": int(rss)}))
+PY

@@ -300,7 +300,7 @@ fn fsck_finds_a_tampered_blob_catalog_row_and_log_leaf() {
         items[0]["raw_sha256"].as_str().unwrap().to_string(),
         items[1]["raw_sha256"].as_str().unwrap().to_string(),
     );
-    let blob = |h: &str| archive.join(format!("blobs/{}/{}/{h}.zst", &h[..2], &h[2..4]));
+    let blob = |h: &str| archive.join(format!("blobs/{}/{h}.zst", &h[..2]));
 
     // A blob whose content is not what its name says.
     let saved = fs::read(blob(&a)).unwrap();

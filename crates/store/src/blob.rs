@@ -36,7 +36,8 @@ pub trait BlobStore: Send + Sync {
     fn stored_bytes(&self) -> Result<u64>;
 }
 
-/// Blobs under `<archive>/blobs/ab/cd/<sha256>.zst`.
+/// Blobs under `<archive>/blobs/ab/<sha256>.zst`. Archives written before the one-level layout
+/// have `blobs/ab/cd/<sha256>.zst`; those are still found, and `list` walks both.
 pub struct FsBlobStore {
     root: PathBuf,
     tmp: PathBuf,
@@ -47,12 +48,14 @@ pub struct FsBlobStore {
 impl FsBlobStore {
     /// The compressed file of a blob; a missing one is `MissingBlob`, not an IO error.
     fn open_file(&self, hash: &Sha256Hash) -> Result<(PathBuf, File)> {
-        let p = self.path_of(hash);
-        match File::open(&p) {
-            Ok(f) => Ok((p, f)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::MissingBlob(hash.to_hex())),
-            Err(e) => Err(Error::io(&p, e)),
+        for p in [self.path_of(hash), self.legacy_path_of(hash)] {
+            match File::open(&p) {
+                Ok(f) => return Ok((p, f)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(&p, e)),
+            }
         }
+        Err(Error::MissingBlob(hash.to_hex()))
     }
 
     pub fn new(root: PathBuf, tmp: PathBuf) -> Self {
@@ -64,12 +67,27 @@ impl FsBlobStore {
         }
     }
 
+    /// Where a blob is written. One level of 256 folders: a second level cost a directory (4 KiB
+    /// on disk) per few blobs, over half the blob store's size on a mailing-list corpus.
     pub fn path_of(&self, hash: &Sha256Hash) -> PathBuf {
+        let hex = hash.to_hex();
+        self.root.join(&hex[0..2]).join(format!("{hex}.zst"))
+    }
+
+    /// Where archives written before the one-level layout keep a blob.
+    fn legacy_path_of(&self, hash: &Sha256Hash) -> PathBuf {
         let hex = hash.to_hex();
         self.root
             .join(&hex[0..2])
             .join(&hex[2..4])
             .join(format!("{hex}.zst"))
+    }
+
+    /// The file holding a blob, in either layout.
+    pub fn file_of(&self, hash: &Sha256Hash) -> Option<PathBuf> {
+        [self.path_of(hash), self.legacy_path_of(hash)]
+            .into_iter()
+            .find(|p| p.exists())
     }
 
     fn temp_path(&self) -> PathBuf {
@@ -92,7 +110,7 @@ impl FsBlobStore {
             static CCTX: RefCell<Option<CCtx<'static>>> = const { RefCell::new(None) };
         }
         let dest = self.path_of(hash);
-        if dest.exists() {
+        if self.contains(hash) {
             return Ok(false);
         }
         let tmp = self.temp_path();
@@ -134,7 +152,7 @@ impl BlobStore for FsBlobStore {
     }
 
     fn contains(&self, hash: &Sha256Hash) -> bool {
-        self.path_of(hash).exists()
+        self.file_of(hash).is_some()
     }
 
     fn open(&self, hash: &Sha256Hash) -> Result<Box<dyn Read + Send>> {
@@ -172,23 +190,33 @@ impl BlobStore for FsBlobStore {
 
     fn list(&self) -> Result<Vec<Sha256Hash>> {
         let mut out = Vec::new();
+        let mut add = |f: &Path| {
+            let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if let Some(h) = name.strip_suffix(".zst").and_then(Sha256Hash::from_hex) {
+                out.push(h);
+            }
+        };
         for a in read_dir_sorted(&self.root)? {
             for b in read_dir_sorted(&a)? {
-                for f in read_dir_sorted(&b)? {
-                    let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                    if let Some(h) = name.strip_suffix(".zst").and_then(Sha256Hash::from_hex) {
-                        out.push(h);
-                    }
+                if b.is_dir() {
+                    // The legacy two-level layout.
+                    read_dir_sorted(&b)?.iter().for_each(|f| add(f));
+                } else {
+                    add(&b);
                 }
             }
         }
+        out.sort();
+        out.dedup();
         Ok(out)
     }
 
     fn stored_bytes(&self) -> Result<u64> {
         let mut total = 0;
         for h in self.list()? {
-            let p = self.path_of(&h);
+            let p = self
+                .file_of(&h)
+                .ok_or_else(|| Error::MissingBlob(h.to_hex()))?;
             total += fs::metadata(&p).map_err(|e| Error::io(&p, e))?.len();
         }
         Ok(total)
@@ -222,5 +250,30 @@ mod tests {
         store.sync().expect("sync");
         let missing = Sha256Hash::of(b"nope");
         assert!(matches!(store.get(&missing), Err(Error::MissingBlob(_))));
+    }
+
+    #[test]
+    fn blobs_in_the_legacy_two_level_layout_are_still_found() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsBlobStore::new(dir.path().join("blobs"), dir.path().to_path_buf());
+        let (old, new) = (
+            b"written by an older trove".to_vec(),
+            b"written now".to_vec(),
+        );
+        let (ho, hn) = (Sha256Hash::of(&old), Sha256Hash::of(&new));
+        store.put(&ho, &old).expect("put");
+        // Move it where the two-level layout kept it.
+        let legacy = store.legacy_path_of(&ho);
+        fs::create_dir_all(legacy.parent().expect("parent")).expect("mkdir");
+        fs::rename(store.path_of(&ho), &legacy).expect("move");
+        store.put(&hn, &new).expect("put");
+        assert!(store.contains(&ho));
+        assert!(!store.put(&ho, &old).expect("dedup against the legacy copy"));
+        assert!(!store.path_of(&ho).exists());
+        assert_eq!(store.get(&ho).expect("get"), old);
+        let mut want = vec![ho, hn];
+        want.sort();
+        assert_eq!(store.list().expect("list"), want);
+        assert!(store.stored_bytes().expect("bytes") > 0);
     }
 }

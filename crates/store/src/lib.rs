@@ -5,7 +5,7 @@
 //! <archive>/
 //!   trove.toml        format version, name, limits
 //!   catalog.sqlite    WAL; the only place with relations
-//!   blobs/ab/cd/…     raw bytes by SHA-256 (zstd on disk)
+//!   blobs/ab/…        raw bytes by SHA-256 (zstd on disk)
 //!   index/            search index (derived)
 //!   log/  keys/       tamper-evident log and keys (derived / archive secrets)
 //!   tmp/              spill files and blobs being written; safe to empty when no writer runs

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Growth benchmark: trove ingest and search on scaled corpora of 10k, 100k and 1M messages
+# (bench/scale_corpus.py replays linux-mips with rewritten Message-IDs and dates, as one gzip'd
+# mbox, generated here and never committed). Reports messages/s, peak RSS, on-disk size and
+# in-process search latency at each size, and the per-message cost relative to the smallest.
+#
+#   bash bench/growth.sh                       # 10000 100000 1000000
+#   GROWTH_SIZES="10000 100000" bash bench/growth.sh
+#
+# Writes bench/work/growth.jsonl and appends a table to bench/results.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+WORK=$ROOT/bench/work
+SIZES=${GROWTH_SIZES:-"10000 100000 1000000"}
+mkdir -p "$WORK"
+[ -x /usr/bin/time ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time; }
+cargo build --release --locked -q
+cargo build --release --locked -q -p trove-index --example latency
+TROVE=$ROOT/target/release/trove
+QUERIES=$WORK/growth-queries.txt
+grep -v '^#' bench/queries.tsv | cut -f1 | grep -v '^$' > "$QUERIES"
+
+: > "$WORK/growth.jsonl"
+for n in $SIZES; do
+  corpus=$WORK/scale-$n.mbox.gz
+  [ -f "$corpus" ] || python3 bench/scale_corpus.py "$n" "$corpus" > /dev/null
+  raw_bytes=$(zcat "$corpus" | wc -c)
+  a=$WORK/g-trove-$n
+  rm -rf "$a"
+  "$TROVE" init "$a" > /dev/null
+  echo "ingesting $n messages…"
+  /usr/bin/time -o "$WORK/time.out" -f "%e %M" "$TROVE" --archive "$a" ingest --quiet --json "$corpus" > "$WORK/g-summary.json"
+  read -r secs rss < <(tail -1 "$WORK/time.out")
+  items=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["items_new"])' "$WORK/g-summary.json")
+  disk=$(du -s --block-size=1 "$a" | cut -f1)
+  lat=$("$ROOT/target/release/examples/latency" "$a/index" "$QUERIES" 5)
+  python3 - "$n" "$items" "$secs" "$rss" "$disk" "$raw_bytes" "$lat" >> "$WORK/growth.jsonl" <<'PY'
+import json, sys
+n, items, secs, rss, disk, raw = sys.argv[1:7]
+lat = json.loads(sys.argv[7])
+print(json.dumps({"messages": int(n), "items": int(items), "seconds": float(secs),
+                  "peak_rss_kb": int(rss), "disk_bytes": int(disk), "corpus_bytes": int(raw),
+                  "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"]}))
+PY
+  tail -1 "$WORK/growth.jsonl"
+  # Keep only the largest archive around (disk).
+  [ "$n" = "${SIZES##* }" ] || rm -rf "$a"
+done
+
+python3 - "$WORK/growth.jsonl" <<'PY'
+import json, sys, datetime
+rows = [json.loads(l) for l in open(sys.argv[1])]
+base = rows[0]["seconds"] / rows[0]["messages"]
+out = [f"### Growth, {datetime.date.today()}: scaled linux-mips replays (bench/growth.sh)", "",
+       "| messages | ingest s | messages/s | µs per message | cost vs smallest | peak RSS | on disk (vs corpus) | search p50 | search p99 |",
+       "|---|---|---|---|---|---|---|---|---|"]
+for r in rows:
+    per = r["seconds"] / r["messages"]
+    out.append(f"| {r['messages']:,} | {r['seconds']:.1f} | {r['messages']/r['seconds']:.0f} | {per*1e6:.0f} | "
+               f"{per/base:.2f}× | {r['peak_rss_kb']/1024:.0f} MB | {r['disk_bytes']/1e6:.0f} MB ({r['disk_bytes']/r['corpus_bytes']*100:.0f}%) | "
+               f"{r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms |")
+out.append("")
+text = "\n".join(out)
+print(text)
+open("bench/results.md", "a").write(text + "\n")
+PY
