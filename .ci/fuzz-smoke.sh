@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for FUZZ_SECONDS (default 30) each; a crash, a build failure or a
+# Runs every fuzz target for FUZZ_SECONDS (default 20) each; a crash, a build failure or a
 # target that does not run fails CI. Needs the nightly toolchain (kept for cargo-fuzz only) and
 # cargo-fuzz, which is installed from crates.io when missing.
 set -euo pipefail
@@ -11,4 +11,4 @@ fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install --locked --quiet cargo-fuzz --version 0.13.2
 fi
-cargo xtask fuzz --ci --seconds "${FUZZ_SECONDS:-30}"
+cargo xtask fuzz --ci --seconds "${FUZZ_SECONDS:-20}"
