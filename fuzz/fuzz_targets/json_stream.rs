@@ -6,7 +6,11 @@ use trove_ingest::social::{jsonstream, telegram, x};
 use trove_model::SourceFormat;
 
 fuzz_target!(|data: &[u8]| {
-    for pat in [x::pattern(SourceFormat::XDm), x::pattern(SourceFormat::XTweet), telegram::pattern()] {
+    for pat in [
+        x::pattern(SourceFormat::XDm),
+        x::pattern(SourceFormat::XTweet),
+        telegram::pattern(),
+    ] {
         let mut last_end = 0u64;
         let res = jsonstream::stream(data, 0, 1 << 16, 64, &pat, &mut |f| {
             let start = f.offset as usize;
