@@ -9,6 +9,7 @@
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`). A crash leaves its
 # input in fuzz/artifacts/<target>/; turn it into a regression test before fixing it.
 set -euo pipefail
+trap 'echo "fuzz/run.sh: failed at line $LINENO" >&2' ERR
 cd "$(dirname "$0")"
 DATA=$(cd .. && pwd)/../shared/data
 FIXTURES=$(cd .. && pwd)/crates/cli/tests/fixtures
@@ -19,14 +20,25 @@ if [ ${#targets[@]} -eq 0 ]; then
   mapfile -t targets < <(grep -A1 '^\[\[bin\]\]' Cargo.toml | sed -n 's/^name = "\(.*\)"/\1/p')
 fi
 
+# copy_seeds DIR MAX: copies up to MAX files named on stdin into DIR under content-hash names.
+# (It reads all of stdin: a `head` in the pipeline would SIGPIPE `find`, which pipefail turns
+# into a silent exit.)
+copy_seeds() {
+  local dir=$1 max=$2 n=0 f
+  while IFS= read -r f; do
+    n=$((n + 1))
+    [ "$n" -le "$max" ] && cp "$f" "$dir/$(sha256sum "$f" | cut -c1-16)"
+  done
+  return 0
+}
+
 seed() {
   local t=$1 dir=corpus/$1
   mkdir -p "$dir"
   [ -n "$(ls -A "$dir")" ] && return 0
   case $t in
     email|detect|mbox)
-      find "$DATA/email/messy" -type f \( -name '*.eml' -o -name '*.mbox' \) | head -200 |
-        while read -r f; do cp "$f" "$dir/$(sha256sum "$f" | cut -c1-16)"; done ;;
+      find "$DATA/email/messy" -type f \( -name '*.eml' -o -name '*.mbox' \) | sort | copy_seeds "$dir" 200 ;;
     dkim)
       for f in "$DATA"/dkim/mail-auth-*/*.txt; do
         python3 -c 'import sys;t=open(sys.argv[1],"rb").read();sys.stdout.buffer.write(t[t.index(b"\n\n")+2:])' "$f" >"$dir/$(basename "$(dirname "$f")")-$(basename "$f")"
@@ -36,13 +48,11 @@ seed() {
       cp "$DATA"/dkim/dkimpy/*.txt "$DATA"/dkim/dkimpy/*.dns "$dir/" ;;
     archive)
       cp "$DATA/email/linux-mips/linux-mips-1996.tar.gz" "$dir/"
-      find "$DATA/email/messy" -type f | head -40 |
-        while read -r f; do cp "$f" "$dir/$(sha256sum "$f" | cut -c1-16)"; done
-      find "$FIXTURES/social" -type f -size -200k ! -name '*.py' |
-        while read -r f; do cp "$f" "$dir/$(sha256sum "$f" | cut -c1-16)"; done ;;
+      find "$DATA/email/messy" -type f | sort | copy_seeds "$dir" 40
+      find "$FIXTURES/social" -type f -size -200k ! -name '*.py' | sort | copy_seeds "$dir" 1000 ;;
     social_records|json_stream)
       find "$FIXTURES/social" -type f -size -200k \( -name '*.js' -o -name '*.json' -o -name '*.jsonl' -o -name '*.txt' \) |
-        while read -r f; do cp "$f" "$dir/$(sha256sum "$f" | cut -c1-16)"; done ;;
+        sort | copy_seeds "$dir" 1000 ;;
     query)
       printf '%s\n' 'from:a subject:"b c" after:2016-01 -d' 'tag:x OR (dkim:pass has:attachment)' >"$dir/q" ;;
     *) ;;  # the target's own seeds, or libFuzzer's empty start
