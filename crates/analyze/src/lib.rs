@@ -18,7 +18,9 @@ use trove_store::{Catalog, Derived};
 /// Recomputes threads, conversations and actors and replaces them in the catalog atomically.
 pub fn rebuild(catalog: &mut Catalog) -> trove_store::Result<RebuildSummary> {
     let started = std::time::Instant::now();
-    let threads = threads::thread(&catalog.thread_inputs()?);
+    let mut threader = threads::Threader::default();
+    catalog.for_each_thread_input(|m| threader.push(&m))?;
+    let threads = threader.finish();
     let (conv_seqs, conversations) = conversations::order(
         &catalog.conversation_inputs()?,
         &catalog.conversation_identities()?,
@@ -32,7 +34,7 @@ pub fn rebuild(catalog: &mut Catalog) -> trove_store::Result<RebuildSummary> {
     );
     let summary = RebuildSummary {
         threads: {
-            let mut ids: Vec<&str> = threads.iter().map(|t| t.thread.as_str()).collect();
+            let mut ids: Vec<i64> = threads.iter().map(|t| t.thread_seq).collect();
             ids.sort_unstable();
             ids.dedup();
             ids.len() as u64

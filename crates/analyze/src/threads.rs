@@ -22,11 +22,103 @@ enum Node {
     Ghost(usize),
 }
 
+/// A Message-ID (or `post:<id>`) as threading compares it: a 64-bit hash. Threading a million
+/// messages with their ids as strings took about a gigabyte; as hashes it takes a sixth of that.
+/// A collision between two of a million ids has odds of about 1 in 30 million.
+type Key = u64;
+
+fn key_of(s: &str) -> Key {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: the same on every run, so a rebuild gives the same threads.
+    let mut h = std::hash::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// What threading keeps of one message.
+struct Compact {
+    seq: i64,
+    is_email: bool,
+    own: Option<Key>,
+    /// The first In-Reply-To id.
+    irt: Option<Key>,
+    refs: Box<[Key]>,
+    /// Whether the message had any In-Reply-To or References header at all.
+    has_headers: bool,
+    /// Base subject (hashed) and whether it had a reply prefix.
+    subject: Option<(Key, bool)>,
+    date_utc: Option<i64>,
+}
+
+/// Threads messages pushed one at a time, keeping only hashes of their ids, so memory grows by
+/// about 100 bytes per message rather than by the size of its headers.
+#[derive(Default)]
+pub struct Threader {
+    items: Vec<Compact>,
+    /// Own ids of the messages pushed so far.
+    owned: std::collections::HashSet<Key>,
+    /// Texts of cited ids that no message pushed so far owns, for naming ghosts (replies mostly
+    /// follow their parents, so this stays small).
+    cited: HashMap<Key, Box<str>>,
+}
+
+impl Threader {
+    pub fn push(&mut self, m: &ThreadInput) {
+        let own = own_key(m).as_deref().map(key_of);
+        if let Some(k) = own {
+            self.owned.insert(k);
+            self.cited.remove(&k);
+        }
+        let irt_text = m
+            .in_reply_to
+            .first()
+            .map(|r| ref_key(m, r))
+            .filter(|r| !r.is_empty());
+        let refs_text = ref_keys(m);
+        let mut cite = |t: &str| {
+            let k = key_of(t);
+            if !self.owned.contains(&k) {
+                self.cited.entry(k).or_insert_with(|| t.into());
+            }
+            k
+        };
+        let irt = irt_text.as_deref().map(&mut cite);
+        let refs: Box<[Key]> = refs_text.iter().map(|t| cite(t)).collect();
+        let subject = (m.kind == "email")
+            .then_some(m.subject.as_deref())
+            .flatten()
+            .and_then(|s| {
+                let (base, reply) = base_subject(s);
+                (!base.is_empty()).then(|| (key_of(&base), reply))
+            });
+        self.items.push(Compact {
+            seq: m.seq,
+            is_email: m.kind == "email",
+            own,
+            irt,
+            refs,
+            has_headers: !m.in_reply_to.is_empty() || !m.references.is_empty(),
+            subject,
+            date_utc: m.date_utc,
+        });
+    }
+
+    pub fn finish(self) -> Vec<ThreadAssign> {
+        let Threader {
+            items,
+            owned,
+            cited,
+        } = self;
+        drop(owned);
+        thread_compact(&items, &cited)
+    }
+}
+
 struct Forest {
     item_parent: Vec<Option<Node>>,
     ghost_parent: Vec<Option<Node>>,
-    ghost_keys: Vec<String>,
-    ghost_index: HashMap<String, usize>,
+    ghost_keys: Vec<Key>,
+    ghost_index: HashMap<Key, usize>,
 }
 
 impl Forest {
@@ -37,14 +129,14 @@ impl Forest {
         }
     }
 
-    fn ghost(&mut self, key: &str) -> Node {
-        if let Some(&g) = self.ghost_index.get(key) {
+    fn ghost(&mut self, key: Key) -> Node {
+        if let Some(&g) = self.ghost_index.get(&key) {
             return Node::Ghost(g);
         }
         let g = self.ghost_keys.len();
-        self.ghost_keys.push(key.to_string());
+        self.ghost_keys.push(key);
         self.ghost_parent.push(None);
-        self.ghost_index.insert(key.to_string(), g);
+        self.ghost_index.insert(key, g);
         Node::Ghost(g)
     }
 
@@ -136,11 +228,20 @@ pub fn base_subject(s: &str) -> (String, bool) {
     (s.split_whitespace().collect::<Vec<_>>().join(" "), reply)
 }
 
+/// Threads a slice of messages (see [`Threader`] to stream them).
 pub fn thread(items: &[ThreadInput]) -> Vec<ThreadAssign> {
+    let mut t = Threader::default();
+    for m in items {
+        t.push(m);
+    }
+    t.finish()
+}
+
+fn thread_compact(items: &[Compact], cited: &HashMap<Key, Box<str>>) -> Vec<ThreadAssign> {
     let n = items.len();
-    let mut by_key: HashMap<String, usize> = HashMap::with_capacity(n);
+    let mut by_key: HashMap<Key, usize> = HashMap::with_capacity(n);
     for (i, m) in items.iter().enumerate() {
-        if let Some(k) = own_key(m) {
+        if let Some(k) = m.own {
             // The first item with an id owns it; later copies thread under their own headers.
             by_key.entry(k).or_insert(i);
         }
@@ -151,24 +252,18 @@ pub fn thread(items: &[ThreadInput]) -> Vec<ThreadAssign> {
         ghost_keys: vec![],
         ghost_index: HashMap::new(),
     };
-    let known = |k: &str, me: usize| by_key.get(k).copied().filter(|&j| j != me);
+    let known = |k: Key, me: usize| by_key.get(&k).copied().filter(|&j| j != me);
 
     // 1. Each message's parent from its own headers.
     for (i, m) in items.iter().enumerate() {
-        let irt: Option<String> = m
-            .in_reply_to
-            .first()
-            .map(|r| ref_key(m, r))
-            .filter(|r| !r.is_empty());
-        let refs = ref_keys(m);
-        let cand = irt
-            .as_deref()
+        let cand = m
+            .irt
             .and_then(|k| known(k, i))
-            .or_else(|| refs.iter().rev().find_map(|k| known(k, i)))
+            .or_else(|| m.refs.iter().rev().find_map(|&k| known(k, i)))
             .map(Node::Item)
             .or_else(|| {
-                let missing = irt.clone().or_else(|| refs.last().cloned())?;
-                (Some(missing.as_str()) != own_key(m).as_deref()).then(|| f.ghost(&missing))
+                let missing = m.irt.or_else(|| m.refs.last().copied())?;
+                (Some(missing) != m.own).then(|| f.ghost(missing))
             });
         if let Some(p) = cand
             && !f.creates_loop(Node::Item(i), p)
@@ -180,9 +275,8 @@ pub fn thread(items: &[ThreadInput]) -> Vec<ThreadAssign> {
     // 2. References chains give parents to ghosts, and to messages whose own headers name none
     //    (as in JWZ), so messages citing the same missing root share a thread.
     for m in items {
-        let refs = ref_keys(m);
-        for w in refs.windows(2) {
-            let child = match known(&w[1], usize::MAX) {
+        for w in m.refs.windows(2) {
+            let child = match known(w[1], usize::MAX) {
                 Some(j) => Node::Item(j),
                 None => match f.ghost_index.get(&w[1]) {
                     Some(&g) => Node::Ghost(g),
@@ -192,9 +286,9 @@ pub fn thread(items: &[ThreadInput]) -> Vec<ThreadAssign> {
             if f.parent(child).is_some() {
                 continue;
             }
-            let p = match known(&w[0], usize::MAX) {
+            let p = match known(w[0], usize::MAX) {
                 Some(j) => Node::Item(j),
-                None => f.ghost(&w[0]),
+                None => f.ghost(w[0]),
             };
             if p != child && !f.creates_loop(child, p) {
                 f.set_parent(child, p);
@@ -202,45 +296,39 @@ pub fn thread(items: &[ThreadInput]) -> Vec<ThreadAssign> {
         }
     }
 
-    // 3. Subject fallback for messages with neither header.
-    let mut latest_by_subject: Vec<(i64, usize, String)> = items
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| m.kind == "email")
-        .filter_map(|(i, m)| {
-            let (base, _) = base_subject(m.subject.as_deref()?);
-            (!base.is_empty()).then_some((m.date_utc.unwrap_or(i64::MAX), i, base))
-        })
-        .collect();
-    latest_by_subject.sort();
+    // 3. Subject fallback for messages with neither header: a reply joins the latest earlier
+    //    message with the same base subject.
+    let mut by_subject: HashMap<Key, Vec<(i64, usize)>> = HashMap::new();
     for (i, m) in items.iter().enumerate() {
-        if m.kind != "email"
-            || f.item_parent[i].is_some()
-            || !m.in_reply_to.is_empty()
-            || !m.references.is_empty()
-        {
+        if let Some((base, _)) = m.subject {
+            by_subject
+                .entry(base)
+                .or_default()
+                .push((m.date_utc.unwrap_or(i64::MAX), i));
+        }
+    }
+    for (i, m) in items.iter().enumerate() {
+        if !m.is_email || f.item_parent[i].is_some() || m.has_headers {
             continue;
         }
-        let Some(subject) = m.subject.as_deref() else {
+        let Some((base, true)) = m.subject else {
             continue;
         };
-        let (base, reply) = base_subject(subject);
-        if !reply || base.is_empty() {
-            continue;
-        }
         let date = m.date_utc.unwrap_or(i64::MAX);
-        let target = latest_by_subject
-            .iter()
-            .rev()
-            .filter(|(d, j, b)| *j != i && *b == base && (*d, *j) < (date, i))
-            .map(|(_, j, _)| *j)
-            .next();
+        let target = by_subject
+            .get(&base)
+            .into_iter()
+            .flatten()
+            .filter(|&&(d, j)| j != i && (d, j) < (date, i))
+            .max()
+            .map(|&(_, j)| j);
         if let Some(j) = target
             && !f.creates_loop(Node::Item(i), Node::Item(j))
         {
             f.set_parent(Node::Item(i), Node::Item(j));
         }
     }
+    drop(by_subject);
 
     // 4. Resolve each item's displayed parent (splicing ghosts inside trees) and its root.
     let mut out = Vec::with_capacity(n);
@@ -259,7 +347,10 @@ pub fn thread(items: &[ThreadInput]) -> Vec<ThreadAssign> {
                             top_ghost = h;
                             cur = Node::Ghost(h);
                         }
-                        None => break (None, Some(f.ghost_keys[top_ghost].clone())),
+                        None => {
+                            let key = f.ghost_keys[top_ghost];
+                            break (None, cited.get(&key).map(|s| s.to_string()));
+                        }
                     }
                 }
             }
@@ -272,7 +363,7 @@ pub fn thread(items: &[ThreadInput]) -> Vec<ThreadAssign> {
         root_of.push(root);
         out.push(ThreadAssign {
             seq: items[i].seq,
-            thread: String::new(),
+            thread_seq: 0,
             parent_seq,
             parent_ghost,
         });
@@ -294,7 +385,7 @@ pub fn thread(items: &[ThreadInput]) -> Vec<ThreadAssign> {
             Node::Item(j) => *j,
             Node::Ghost(g) => ghost_rep[g],
         };
-        out[i].thread = items[rep].id.clone();
+        out[i].thread_seq = items[rep].seq;
     }
     out
 }
@@ -337,7 +428,7 @@ mod tests {
         assert_eq!(parent(&out, 2), Some(1));
         assert_eq!(parent(&out, 3), Some(2));
         assert_eq!(parent(&out, 4), Some(2));
-        assert!(out.iter().all(|t| t.thread == out[0].thread));
+        assert!(out.iter().all(|t| t.thread_seq == out[0].thread_seq));
     }
 
     #[test]
@@ -348,10 +439,10 @@ mod tests {
             msg(3, "x", &["y"], &[], "x"),
             msg(4, "y", &["x"], &[], "y"),
         ]);
-        assert_eq!(out[0].thread, out[1].thread);
+        assert_eq!(out[0].thread_seq, out[1].thread_seq);
         assert_eq!(out[0].parent_ghost.as_deref(), Some("ghost"));
-        assert_eq!(out[2].thread, out[3].thread);
-        assert_ne!(out[0].thread, out[2].thread);
+        assert_eq!(out[2].thread_seq, out[3].thread_seq);
+        assert_ne!(out[0].thread_seq, out[2].thread_seq);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! [`IndexDoc`]s.
 
 pub mod analysis;
+mod directory;
 pub mod query;
 pub mod search;
 

@@ -2,6 +2,7 @@
 //! facets and snippets.
 
 use crate::analysis::{self, ADDRESS, CJK, NEUTRAL, STEMMED, stemmed_name};
+use crate::directory::ReadDirectory;
 use crate::query::{Field as QField, Node, Value};
 use crate::{Error, Result};
 use serde::Serialize;
@@ -309,6 +310,7 @@ pub struct SearchResults {
 
 pub struct SearchIndex {
     index: Index,
+    dir: std::path::PathBuf,
     fields: Fields,
     reader: IndexReader,
 }
@@ -369,14 +371,20 @@ impl SearchIndex {
             .try_into()?;
         Ok(Self {
             index,
+            dir: dir.to_path_buf(),
             fields,
             reader,
         })
     }
 
-    /// A writer with a bounded heap (one writer per index; the archive lock guarantees it).
+    /// A writer with a bounded heap (one writer per index; the archive lock guarantees it). It
+    /// reads segments through [`ReadDirectory`] so merges do not pin the index in memory.
     pub fn writer(&self) -> Result<Writer<'_>> {
-        let inner = self.index.writer_with_num_threads(1, 128 << 20)?;
+        let dir = ReadDirectory::open(&self.dir)
+            .map_err(|e| Error::Tantivy(tantivy::TantivyError::from(e)))?;
+        let index = Index::open(dir)?;
+        analysis::register(index.tokenizers());
+        let inner = index.writer_with_num_threads(1, 64 << 20)?;
         Ok(Writer {
             inner,
             fields: &self.fields,

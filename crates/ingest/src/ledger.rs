@@ -76,14 +76,29 @@ pub fn item_leaf(it: &ItemRow) -> Leaf {
     }
 }
 
+/// Leaves appended per transaction: memory holds one chunk, never the whole run's leaves (a
+/// million new items made a 350 MB vector).
+const APPEND_CHUNK: usize = 8192;
+
 /// Appends the leaves the log lacks: every item added since the last append (and its
 /// attachments), and a fresh leaf for a conversation item whose sequence number changed because
 /// an earlier message arrived. Returns how many leaves were appended.
+///
+/// Each chunk of leaves is committed with the catalog position it covers, so a run killed
+/// between chunks resumes after the last one without logging anything twice.
 pub fn append_pending(catalog: &mut Catalog) -> Result<u64> {
     let through = logged_through(catalog)?;
-    let start = catalog.log_size()?;
+    let mut size = catalog.log_size()?;
     let mut new: Vec<(Hash, Vec<u8>, String)> = Vec::new();
-    let mut max_seq = through;
+    let mut added = 0u64;
+    let mut covered = through;
+    let mut flush = |catalog: &mut Catalog, new: &mut Vec<_>, covered: i64| -> Result<()> {
+        catalog.append_leaves(size, new, &[(LOGGED_THROUGH, &covered.to_string())])?;
+        size += new.len() as u64;
+        added += new.len() as u64;
+        new.clear();
+        Ok(())
+    };
     // Page through the catalog so memory holds one page of rows, not the archive.
     let mut after = 0i64;
     loop {
@@ -94,7 +109,6 @@ pub fn append_pending(catalog: &mut Catalog) -> Result<u64> {
             if it.seq <= through && it.conversation.is_none() {
                 continue;
             }
-            max_seq = max_seq.max(it.seq);
             let leaf = item_leaf(&it);
             let hash = leaf.hash();
             let known = catalog.latest_leaf_of(&leaf.raw_sha256)?;
@@ -115,21 +129,29 @@ pub fn append_pending(catalog: &mut Catalog) -> Result<u64> {
                 }
             }
         }
+        covered = covered.max(after);
+        if new.len() >= APPEND_CHUNK {
+            flush(catalog, &mut new, covered)?;
+        }
     }
-    catalog.append_leaves(start, &new)?;
-    catalog.meta_set(LOGGED_THROUGH, &max_seq.to_string())?;
-    Ok(new.len() as u64)
+    flush(catalog, &mut new, covered)?;
+    Ok(added)
 }
 
 /// The tree over every leaf.
 pub fn tree(catalog: &Catalog) -> Result<Tree> {
-    Ok(Tree::from_leaf_hashes(catalog.log_hashes()?))
+    let mut tree = Tree::with_capacity(catalog.log_size()?);
+    catalog.for_each_leaf(|l| {
+        tree.push(l.hash);
+        Ok(())
+    })?;
+    Ok(tree)
 }
 
 /// The tree, rebuilt from the leaf data rather than the stored hashes: a leaf whose data was
 /// changed is an error, never signed over.
 fn checked_tree(catalog: &Catalog) -> Result<Tree> {
-    let mut tree = Tree::new();
+    let mut tree = Tree::with_capacity(catalog.log_size()?);
     let mut bad = None;
     catalog.for_each_leaf(|l| {
         let h = trove_proof::merkle::leaf_hash(&l.data);

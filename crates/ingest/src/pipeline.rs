@@ -27,13 +27,13 @@ use trove_model::{AttachmentMeta, ItemRecord, Provenance, Sha256Hash, SourceForm
 use trove_store::{Archive, BlobStore, Catalog, Limits, NewItem, Recorded, WriterLock};
 
 /// Units per batch, and raw bytes per batch: the unit of parallel work and of one transaction.
-const BATCH_UNITS: usize = 1024;
-const BATCH_BYTES: u64 = 16 << 20;
+const BATCH_UNITS: usize = 512;
+const BATCH_BYTES: u64 = 8 << 20;
 /// Most problems listed in one run's summary (all of them stay in the catalog).
 const MAX_PROBLEMS_LISTED: usize = 10_000;
 /// The search index commits every this many batches (and at the end): often enough that a
 /// killed run loses little index work, rarely enough that commits stay cheap.
-const INDEX_COMMIT_BATCHES: u32 = 16;
+const INDEX_COMMIT_BATCHES: u32 = 32;
 
 pub struct IngestOptions {
     pub inputs: Vec<PathBuf>,
@@ -148,8 +148,8 @@ pub fn ingest(
     let limits = archive.settings.limits.clone();
     let keyring = crate::verification::keyring(&catalog)?;
     let verify_opts = crate::verification::options(&archive.settings);
-    let (tx_events, rx_events) = crossbeam_channel::bounded::<Vec<Event>>(2);
-    let (tx_done, rx_done) = crossbeam_channel::bounded::<Result<Vec<Outcome>>>(2);
+    let (tx_events, rx_events) = crossbeam_channel::bounded::<Vec<Event>>(1);
+    let (tx_done, rx_done) = crossbeam_channel::bounded::<Result<Vec<Outcome>>>(1);
     let mut summary = Summary {
         run_id: run,
         ..Default::default()

@@ -102,11 +102,13 @@ impl Catalog {
         Ok(())
     }
 
-    /// Appends leaves in one transaction. `expected_start` guards against two appenders.
+    /// Appends leaves, and sets the `meta` keys, in one transaction. `expected_start` guards
+    /// against two appenders.
     pub fn append_leaves(
         &mut self,
         expected_start: u64,
         leaves: &[([u8; 32], Vec<u8>, String)],
+        meta: &[(&str, &str)],
     ) -> Result<()> {
         let tx = self.conn.transaction().map_err(Error::sql)?;
         let size: i64 = tx
@@ -130,6 +132,14 @@ impl Catalog {
                     data,
                     raw
                 ])
+                .map_err(Error::sql)?;
+            }
+            for (key, value) in meta {
+                tx.execute(
+                    "INSERT INTO meta(key, value) VALUES (?1, ?2)
+                     ON CONFLICT(key) DO UPDATE SET value = ?2",
+                    params![key, value],
+                )
                 .map_err(Error::sql)?;
             }
         }

@@ -33,7 +33,9 @@ pub struct ThreadInput {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ThreadAssign {
     pub seq: i64,
-    pub thread: String,
+    /// The item whose id names the thread (the id itself is looked up when writing, so a
+    /// million assignments do not carry a million strings).
+    pub thread_seq: i64,
     pub parent_seq: Option<i64>,
     /// The Message-ID of a parent that is not in the archive.
     pub parent_ghost: Option<String>,
@@ -145,7 +147,8 @@ fn json_vec(s: String) -> Vec<String> {
 }
 
 impl Catalog {
-    pub fn thread_inputs(&self) -> Result<Vec<ThreadInput>> {
+    /// Calls `f` with every email and post in catalog order, one row at a time.
+    pub fn for_each_thread_input(&self, mut f: impl FnMut(ThreadInput)) -> Result<()> {
         let mut stmt = self
             .conn
             .prepare(
@@ -153,10 +156,11 @@ impl Catalog {
                  FROM items WHERE kind IN ('email', 'post') ORDER BY seq",
             )
             .map_err(Error::sql)?;
-        let rows = stmt
-            .query_map([], |r| {
-                let sha: String = r.get(1)?;
-                Ok(ThreadInput {
+        let mut rows = stmt.query([]).map_err(Error::sql)?;
+        while let Some(r) = rows.next().map_err(Error::sql)? {
+            let sha: String = r.get(1).map_err(Error::sql)?;
+            let row = (|| {
+                Ok::<_, rusqlite::Error>(ThreadInput {
                     seq: r.get(0)?,
                     id: sha[..trove_model::ITEM_ID_HEX_LEN.min(sha.len())].to_string(),
                     kind: r.get(2)?,
@@ -166,9 +170,11 @@ impl Catalog {
                     subject: r.get(6)?,
                     date_utc: r.get(7)?,
                 })
-            })
+            })()
             .map_err(Error::sql)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(Error::sql)
+            f(row);
+        }
+        Ok(())
     }
 
     pub fn conversation_inputs(&self) -> Result<Vec<ConvInput>> {
@@ -314,13 +320,14 @@ impl Catalog {
         .map_err(Error::sql)?;
         {
             let mut st = tx
-                .prepare(
-                    "UPDATE items SET thread = ?2, parent_seq = ?3, parent_ghost = ?4 \
-                     WHERE seq = ?1",
-                )
+                .prepare(&format!(
+                    "UPDATE items SET thread = (SELECT substr(raw_sha256, 1, {}) FROM items \
+                     WHERE seq = ?2), parent_seq = ?3, parent_ghost = ?4 WHERE seq = ?1",
+                    trove_model::ITEM_ID_HEX_LEN
+                ))
                 .map_err(Error::sql)?;
             for t in &d.threads {
-                st.execute(params![t.seq, t.thread, t.parent_seq, t.parent_ghost])
+                st.execute(params![t.seq, t.thread_seq, t.parent_seq, t.parent_ghost])
                     .map_err(Error::sql)?;
             }
             let mut st = tx
