@@ -18,7 +18,7 @@ use trove_store::{Catalog, Derived};
 /// Recomputes threads, conversations and actors and replaces them in the catalog atomically.
 pub fn rebuild(catalog: &mut Catalog) -> trove_store::Result<RebuildSummary> {
     let started = std::time::Instant::now();
-    let mut threader = threads::Threader::default();
+    let mut threader = threads::Threader::with_capacity(catalog.thread_input_count()?);
     catalog.for_each_thread_input(|m| threader.push(&m))?;
     let threads = threader.finish();
     let (conv_seqs, conversations) = conversations::order(

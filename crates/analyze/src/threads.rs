@@ -27,27 +27,40 @@ enum Node {
 /// A collision between two of a million ids has odds of about 1 in 30 million.
 type Key = u64;
 
+/// Stands for "none" in [`Compact`]'s key fields ([`key_of`] never returns it).
+const NO_KEY: Key = 0;
+
 fn key_of(s: &str) -> Key {
     use std::hash::{Hash, Hasher};
     // SipHash with fixed keys: the same on every run, so a rebuild gives the same threads.
     let mut h = std::hash::DefaultHasher::new();
     s.hash(&mut h);
-    h.finish()
+    h.finish().max(1)
 }
 
-/// What threading keeps of one message.
+fn some(k: Key) -> Option<Key> {
+    (k != NO_KEY).then_some(k)
+}
+
+const EMAIL: u8 = 1;
+/// The message had an In-Reply-To or References header (even one that names nothing usable).
+const HAS_HEADERS: u8 = 2;
+/// The subject had a reply prefix (`Re:`...).
+const REPLY: u8 = 4;
+
+/// What threading keeps of one message: 64 bytes plus its References (sentinels rather than
+/// `Option`s keep it that small; a million messages are threaded at once).
 struct Compact {
     seq: i64,
-    is_email: bool,
-    own: Option<Key>,
+    /// `i64::MAX` when unknown, which sorts it last as the threading rules want.
+    date: i64,
+    own: Key,
     /// The first In-Reply-To id.
-    irt: Option<Key>,
+    irt: Key,
+    /// The base subject (emails only).
+    subject: Key,
     refs: Box<[Key]>,
-    /// Whether the message had any In-Reply-To or References header at all.
-    has_headers: bool,
-    /// Base subject (hashed) and whether it had a reply prefix.
-    subject: Option<(Key, bool)>,
-    date_utc: Option<i64>,
+    flags: u8,
 }
 
 /// Threads messages pushed one at a time, keeping only hashes of their ids, so memory grows by
@@ -63,6 +76,14 @@ pub struct Threader {
 }
 
 impl Threader {
+    /// A threader with room for `n` messages, so its table is allocated once.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            items: Vec::with_capacity(n),
+            ..Self::default()
+        }
+    }
+
     pub fn push(&mut self, m: &ThreadInput) {
         let own = own_key(m).as_deref().map(key_of);
         if let Some(k) = own {
@@ -84,22 +105,29 @@ impl Threader {
         };
         let irt = irt_text.as_deref().map(&mut cite);
         let refs: Box<[Key]> = refs_text.iter().map(|t| cite(t)).collect();
-        let subject = (m.kind == "email")
-            .then_some(m.subject.as_deref())
-            .flatten()
-            .and_then(|s| {
+        let is_email = m.kind == "email";
+        let (subject, reply) = match m.subject.as_deref().filter(|_| is_email) {
+            Some(s) => {
                 let (base, reply) = base_subject(s);
-                (!base.is_empty()).then(|| (key_of(&base), reply))
-            });
+                if base.is_empty() {
+                    (NO_KEY, false)
+                } else {
+                    (key_of(&base), reply)
+                }
+            }
+            None => (NO_KEY, false),
+        };
+        let has_headers = !m.in_reply_to.is_empty() || !m.references.is_empty();
         self.items.push(Compact {
             seq: m.seq,
-            is_email: m.kind == "email",
-            own,
-            irt,
-            refs,
-            has_headers: !m.in_reply_to.is_empty() || !m.references.is_empty(),
+            date: m.date_utc.unwrap_or(i64::MAX),
+            own: own.unwrap_or(NO_KEY),
+            irt: irt.unwrap_or(NO_KEY),
             subject,
-            date_utc: m.date_utc,
+            refs,
+            flags: u8::from(is_email) * EMAIL
+                + u8::from(has_headers) * HAS_HEADERS
+                + u8::from(reply) * REPLY,
         });
     }
 
@@ -241,7 +269,7 @@ fn thread_compact(items: &[Compact], cited: &HashMap<Key, Box<str>>) -> Vec<Thre
     let n = items.len();
     let mut by_key: HashMap<Key, usize> = HashMap::with_capacity(n);
     for (i, m) in items.iter().enumerate() {
-        if let Some(k) = m.own {
+        if let Some(k) = some(m.own) {
             // The first item with an id owns it; later copies thread under their own headers.
             by_key.entry(k).or_insert(i);
         }
@@ -256,14 +284,13 @@ fn thread_compact(items: &[Compact], cited: &HashMap<Key, Box<str>>) -> Vec<Thre
 
     // 1. Each message's parent from its own headers.
     for (i, m) in items.iter().enumerate() {
-        let cand = m
-            .irt
+        let cand = some(m.irt)
             .and_then(|k| known(k, i))
             .or_else(|| m.refs.iter().rev().find_map(|&k| known(k, i)))
             .map(Node::Item)
             .or_else(|| {
-                let missing = m.irt.or_else(|| m.refs.last().copied())?;
-                (Some(missing) != m.own).then(|| f.ghost(missing))
+                let missing = some(m.irt).or_else(|| m.refs.last().copied())?;
+                (missing != m.own).then(|| f.ghost(missing))
             });
         if let Some(p) = cand
             && !f.creates_loop(Node::Item(i), p)
@@ -297,29 +324,31 @@ fn thread_compact(items: &[Compact], cited: &HashMap<Key, Box<str>>) -> Vec<Thre
     }
 
     // 3. Subject fallback for messages with neither header: a reply joins the latest earlier
-    //    message with the same base subject.
-    let mut by_subject: HashMap<Key, Vec<(i64, usize)>> = HashMap::new();
+    //    message with the same base subject. Only the subjects such replies carry are tabled.
+    let orphans: Vec<usize> = items
+        .iter()
+        .enumerate()
+        .filter(|&(i, m)| {
+            m.flags & (EMAIL | HAS_HEADERS | REPLY) == EMAIL | REPLY
+                && m.subject != NO_KEY
+                && f.item_parent[i].is_none()
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let mut by_subject: HashMap<Key, Vec<(i64, usize)>> = orphans
+        .iter()
+        .map(|&i| (items[i].subject, vec![]))
+        .collect();
     for (i, m) in items.iter().enumerate() {
-        if let Some((base, _)) = m.subject {
-            by_subject
-                .entry(base)
-                .or_default()
-                .push((m.date_utc.unwrap_or(i64::MAX), i));
+        if let Some(list) = by_subject.get_mut(&m.subject) {
+            list.push((m.date, i));
         }
     }
-    for (i, m) in items.iter().enumerate() {
-        if !m.is_email || f.item_parent[i].is_some() || m.has_headers {
-            continue;
-        }
-        let Some((base, true)) = m.subject else {
-            continue;
-        };
-        let date = m.date_utc.unwrap_or(i64::MAX);
-        let target = by_subject
-            .get(&base)
-            .into_iter()
-            .flatten()
-            .filter(|&&(d, j)| j != i && (d, j) < (date, i))
+    for i in orphans {
+        let m = &items[i];
+        let target = by_subject[&m.subject]
+            .iter()
+            .filter(|&&(d, j)| j != i && (d, j) < (m.date, i))
             .max()
             .map(|&(_, j)| j);
         if let Some(j) = target
@@ -374,7 +403,7 @@ fn thread_compact(items: &[Compact], cited: &HashMap<Key, Box<str>>) -> Vec<Thre
     for (i, r) in root_of.iter().enumerate() {
         if let Node::Ghost(g) = r {
             let e = ghost_rep.entry(*g).or_insert(i);
-            let key = |k: usize| (items[k].date_utc.unwrap_or(i64::MAX), items[k].seq);
+            let key = |k: usize| (items[k].date, items[k].seq);
             if key(i) < key(*e) {
                 *e = i;
             }

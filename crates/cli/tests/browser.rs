@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Reaper, TestArchive, linux_mips, start_server};
+use common::{Reaper, start_server};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use std::io::Read;
@@ -135,19 +135,7 @@ async fn text_of(c: &Client, css: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_searches_reads_follows_the_thread_and_sees_the_timeline() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = TestArchive { dir };
-    let out = Command::new(common::trove_bin())
-        .args(["demo", "--no-serve", "--dir"])
-        .arg(a.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    a.ingest(&[&linux_mips(1996)]);
+    let a = common::demo_archive();
     let (trap_port, hits) = tripwire();
     let bait = a.dir.path().join("bait.eml");
     std::fs::write(&bait, hostile_mail(trap_port)).unwrap();

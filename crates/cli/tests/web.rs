@@ -6,7 +6,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{TestArchive, linux_mips};
+use common::TestArchive;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use std::path::Path;
@@ -14,22 +14,8 @@ use std::process::Command;
 use std::sync::Arc;
 use tower::ServiceExt;
 
-/// The demo archive with linux-mips 1996 ingested on top.
 fn archive() -> TestArchive {
-    let dir = tempfile::tempdir().unwrap();
-    let a = TestArchive { dir };
-    let out = Command::new(common::trove_bin())
-        .args(["demo", "--no-serve", "--json", "--dir"])
-        .arg(a.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    a.ingest(&[&linux_mips(1996)]);
-    a
+    common::demo_archive()
 }
 
 fn app(root: &Path, public: bool) -> axum::Router {

@@ -8,6 +8,7 @@
 
 pub mod analysis;
 mod directory;
+mod merges;
 pub mod query;
 pub mod search;
 

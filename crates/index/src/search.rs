@@ -385,6 +385,7 @@ impl SearchIndex {
         let index = Index::open(dir)?;
         analysis::register(index.tokenizers());
         let inner = index.writer_with_num_threads(1, 64 << 20)?;
+        inner.set_merge_policy(Box::new(crate::merges::BoundedMerges::default()));
         Ok(Writer {
             inner,
             fields: &self.fields,

@@ -245,6 +245,7 @@ pub fn ingest(
                     .max_seq()
                     .map_err(Error::from)
                     .and_then(|seq| index_writer.commit(seq).map_err(Error::from));
+                release_free_memory();
                 if let Err(e) = committed {
                     result = Err(e);
                     break;
@@ -262,7 +263,9 @@ pub fn ingest(
     outcome?;
     index_writer.commit(catalog.max_seq()?)?;
     index_writer.finish()?;
+    release_free_memory();
     summary.relations = trove_analyze::rebuild(&mut catalog)?;
+    release_free_memory();
     // After the rebuild, so conversation items are logged with their sequence numbers.
     let log_started = Instant::now();
     summary.log_leaves_added = crate::ledger::append_pending(&mut catalog)?;
@@ -564,4 +567,17 @@ pub fn input_size(inputs: &[PathBuf]) -> u64 {
         .iter()
         .map(|p| std::fs::canonicalize(p).map(|c| walk(&c)).unwrap_or(0))
         .sum()
+}
+
+/// Hands memory that is free inside malloc's heaps back to the system. glibc keeps freed pages
+/// in its arenas, fragmented, so each phase of a large ingest started from the previous phase's
+/// high-water mark: after a million messages the thread rebuild began at 290 MB and peaked at
+/// 373 MB. Called between phases and after each index commit; it costs a few milliseconds.
+#[allow(unsafe_code)]
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages; it is safe to call from any thread.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }

@@ -147,6 +147,18 @@ fn json_vec(s: String) -> Vec<String> {
 }
 
 impl Catalog {
+    /// How many items [`Catalog::for_each_thread_input`] yields.
+    pub fn thread_input_count(&self) -> Result<usize> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM items WHERE kind IN ('email', 'post')",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
+            .map_err(Error::sql)
+    }
+
     /// Calls `f` with every email and post in catalog order, one row at a time.
     pub fn for_each_thread_input(&self, mut f: impl FnMut(ThreadInput)) -> Result<()> {
         let mut stmt = self

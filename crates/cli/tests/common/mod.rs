@@ -102,6 +102,28 @@ impl TestArchive {
     }
 }
 
+/// The demo archive (`trove demo --no-serve`) with linux-mips 1996 ingested on top: what the web
+/// and browser tests read.
+#[allow(dead_code)]
+pub fn demo_archive() -> TestArchive {
+    // Not `TestArchive::new()`: `demo` refuses to overwrite an archive it did not build.
+    let a = TestArchive {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let out = Command::new(trove_bin())
+        .args(["demo", "--no-serve", "--json", "--dir"])
+        .arg(a.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    a.ingest(&[&linux_mips(1996)]);
+    a
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
