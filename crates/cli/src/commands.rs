@@ -698,6 +698,28 @@ fn show(archive: &Archive, id: &str, json: bool) -> Result<ExitCode> {
         let off = p.offset.map(|o| format!(" @ byte {o}")).unwrap_or_default();
         let flags = p.flags.map(|f| format!(" [flags {f}]")).unwrap_or_default();
         outln!("  {}{off} ({}){flags}", p.path, p.format);
+        let c = &p.context;
+        if c.reconstructed {
+            outln!(
+                "    reconstructed: true  (headers from {}; not the bytes the message arrived as)",
+                c.headers_from.as_deref().unwrap_or("properties")
+            );
+        }
+        if let Some(store) = &c.store_sha256 {
+            outln!(
+                "    store sha256 {store}  node {}  folder {}{}",
+                c.node_id.as_deref().unwrap_or("?"),
+                c.folder.as_deref().unwrap_or(""),
+                if c.store_password {
+                    "  (store has a password)"
+                } else {
+                    ""
+                }
+            );
+        }
+        if let Some(parent) = &c.parent {
+            outln!("    embedded in {parent}");
+        }
     }
     if !it.findings.is_empty() {
         outln!("findings");

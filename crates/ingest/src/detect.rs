@@ -19,6 +19,8 @@ pub enum Detected {
     Whatsapp,
     /// trove's generic JSON Lines (`docs/jsonl-format.md`).
     Jsonl,
+    /// An Outlook PST or OST store (`!BDN` ... `SM`).
+    Pst,
     /// Not something trove reads; the reason says what it looked like.
     Unknown(String),
 }
@@ -29,6 +31,9 @@ pub const HEAD_LEN: usize = 64 * 1024;
 pub fn detect(head: &[u8]) -> Detected {
     if head.is_empty() {
         return Detected::Unknown("empty file".into());
+    }
+    if head.starts_with(b"!BDN") && head.get(8..10) == Some(b"SM".as_slice()) {
+        return Detected::Pst;
     }
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         return Detected::Zip;
@@ -123,7 +128,7 @@ fn describe_unknown(head: &[u8]) -> String {
     } else if head.starts_with(b"Rar!") {
         "a RAR archive (not supported yet)"
     } else if head.starts_with(b"!BDN") {
-        "an Outlook PST store (not supported yet)"
+        "an Outlook PST store with an unknown client signature"
     } else if head.starts_with(b"\xd0\xcf\x11\xe0") {
         "an OLE compound file, e.g. Outlook .msg (not supported yet)"
     } else if trimmed.starts_with(b"{") || trimmed.starts_with(b"[") {

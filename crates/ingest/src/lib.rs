@@ -14,6 +14,7 @@ pub mod social;
 pub mod unit;
 pub mod verification;
 pub mod walk;
+mod walk_outlook;
 mod walk_social;
 
 pub use email::{ParsedEmail, parse_email};

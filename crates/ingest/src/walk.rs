@@ -395,6 +395,13 @@ impl Walker<'_> {
                 return Ok(false);
             }
         };
+        if detect(&head) == Detected::Pst {
+            // A store on disk is read in place: it may be far larger than memory.
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let done = self.read_pst(label, crate::walk_outlook::StoreSource::File(&file))?;
+            self.counters.bytes_read.fetch_add(size, Ordering::Relaxed);
+            return Ok(done);
+        }
         if detect(&head) == Detected::Zip {
             let size = file.metadata().map(|m| m.len()).unwrap_or(0);
             if let Err(e) = file.rewind() {
@@ -492,6 +499,30 @@ impl Walker<'_> {
                     Ok(Payload::Mem(v)) => self.read_zip(label, Cursor::new(v), depth + 1, total),
                     Ok(Payload::Spilled(s)) => match File::open(&s.path) {
                         Ok(f) => self.read_zip(label, BufReader::new(f), depth + 1, total),
+                        Err(e) => {
+                            self.skip(label, describe_io(&e))?;
+                            Ok(false)
+                        }
+                    },
+                    Err(e) => {
+                        self.skip(label, describe_io(&e))?;
+                        Ok(false)
+                    }
+                }
+            }
+            Detected::Pst => {
+                // A store inside an archive is spooled for the random access its reader needs.
+                let mut buf = SpillBuf::new(self.limits.max_in_memory_bytes, 0, &self.tmp_dir);
+                if let Err(e) = copy_into(&head, rest, &mut buf) {
+                    self.skip(label, describe_io(&e))?;
+                    return Ok(false);
+                }
+                match buf.finish() {
+                    Ok(Payload::Mem(v)) => {
+                        self.read_pst(label, crate::walk_outlook::StoreSource::Mem(&v))
+                    }
+                    Ok(Payload::Spilled(s)) => match File::open(&s.path) {
+                        Ok(f) => self.read_pst(label, crate::walk_outlook::StoreSource::File(&f)),
                         Err(e) => {
                             self.skip(label, describe_io(&e))?;
                             Ok(false)

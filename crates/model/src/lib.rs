@@ -129,6 +129,8 @@ pub enum SourceFormat {
     Whatsapp,
     /// A line of trove's generic JSON Lines format (`docs/jsonl-format.md`).
     Jsonl,
+    /// A message rebuilt from an Outlook PST/OST store.
+    Pst,
 }
 
 impl SourceFormat {
@@ -146,10 +148,11 @@ impl SourceFormat {
             SourceFormat::Telegram => "telegram",
             SourceFormat::Whatsapp => "whatsapp",
             SourceFormat::Jsonl => "jsonl",
+            SourceFormat::Pst => "pst",
         }
     }
 
-    pub const ALL: [SourceFormat; 12] = [
+    pub const ALL: [SourceFormat; 13] = [
         SourceFormat::Eml,
         SourceFormat::Mboxo,
         SourceFormat::Mboxrd,
@@ -162,6 +165,7 @@ impl SourceFormat {
         SourceFormat::Telegram,
         SourceFormat::Whatsapp,
         SourceFormat::Jsonl,
+        SourceFormat::Pst,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -177,6 +181,7 @@ impl SourceFormat {
                 | SourceFormat::Mboxrd
                 | SourceFormat::Mboxcl
                 | SourceFormat::Maildir
+                | SourceFormat::Pst
         )
     }
 }
@@ -209,6 +214,31 @@ pub struct SourceContext {
     pub date_order: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub date_order_ambiguous: bool,
+    /// Outlook stores: the SHA-256 of the whole store file the item was read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_sha256: Option<String>,
+    /// Outlook stores: the node id of the message inside the store (`0x200024`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+    /// The folder path inside the store or mailbox (`Top of Personal Folders/Deleted Items`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+    /// The raw bytes were rebuilt from structured data (Outlook MAPI properties), not kept as
+    /// they arrived. Such bytes never claim to be original.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reconstructed: bool,
+    /// For a rebuilt message: where its headers came from (`transport` or `properties`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers_from: Option<String>,
+    /// The item id of the message this one was attached to (an embedded message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// The Outlook message class (`IPM.Note`, `IPM.Schedule.Meeting.Request`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_class: Option<String>,
+    /// The store had a password (PST passwords do not encrypt; it was read all the same).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub store_password: bool,
 }
 
 impl SourceContext {

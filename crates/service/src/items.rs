@@ -75,6 +75,7 @@ pub fn item_json(cat: &Catalog, archive: &Archive, it: &ItemRow) -> Result<Value
             .collect()
     };
     let prov = cat.provenance(&it.raw_sha256)?;
+    let reconstructed = prov.iter().any(|p| p.context.reconstructed);
     let body = trove_ingest::indexing::reparse(archive, it, &prov)?
         .map(|p| p.record.body_text)
         .unwrap_or_default();
@@ -115,6 +116,8 @@ pub fn item_json(cat: &Catalog, archive: &Archive, it: &ItemRow) -> Result<Value
         "details": details,
         "body_text": body,
         "attachments": cat.attachments(it.seq)?,
+        // Rebuilt bytes (Outlook stores) must never pass for what arrived: said at the top level.
+        "reconstructed": reconstructed,
         "provenance": prov,
         "tags": cat.tags_of(&it.raw_sha256)?,
         "notes": cat.notes_of(&it.raw_sha256)?,
