@@ -55,6 +55,10 @@ seed() {
         sort | copy_seeds "$dir" 1000 ;;
     pst)
       cp "$DATA"/outlook/pst/*.pst "$dir/" ;;
+    msg)
+      cp "$DATA"/outlook/msg/*.msg "$dir/" ;;
+    emlx)
+      cp "$DATA"/outlook/emlx/Messages/*.emlx "$dir/" ;;
     rtf)
       printf '%s' '{\rtf1\ansi\ansicpg1251\fromhtml1 {\*\htmltag19 <p>}\htmlrtf {\b\htmlrtf0 \'"'"'c4\u1046?\par}}' >"$dir/html.rtf"
       python3 -c 'import sys;sys.stdout.buffer.write(bytes.fromhex("2d0000002b0000004c5a4675f1c5c7a703000a007263706731323542320af32068656c090020627705b06c647d0a800fa0"))' >"$dir/lzfu" ;;

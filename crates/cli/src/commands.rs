@@ -700,10 +700,11 @@ fn show(archive: &Archive, id: &str, json: bool) -> Result<ExitCode> {
         outln!("  {}{off} ({}){flags}", p.path, p.format);
         let c = &p.context;
         if c.reconstructed {
-            outln!(
-                "    reconstructed: true  (headers from {}; not the bytes the message arrived as)",
-                c.headers_from.as_deref().unwrap_or("properties")
-            );
+            let how = match c.headers_from.as_deref() {
+                Some(h) => format!("headers from {h}; "),
+                None => String::new(),
+            };
+            outln!("    reconstructed: true  ({how}not the bytes as found; see findings)");
         }
         if let Some(store) = &c.store_sha256 {
             outln!(

@@ -256,3 +256,284 @@ fn the_ansi_twin_gives_the_same_mail_and_inline_images_are_kept() {
     // The body was RTF-encapsulated HTML: it is read as HTML, not left as an RTF attachment.
     assert!(!inline[0]["body_text"].as_str().unwrap().contains("\\rtf"));
 }
+
+fn norm(s: &str) -> String {
+    s.replace(['\0', '\r'], "")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The address inside `Name <addr>`, or the whole string when it is an address.
+fn addresses(s: Option<&str>) -> BTreeSet<String> {
+    s.unwrap_or("")
+        .split([',', ';'])
+        .filter_map(|part| {
+            let a = match (part.find('<'), part.rfind('>')) {
+                (Some(i), Some(j)) if i < j => &part[i + 1..j],
+                _ => part,
+            };
+            let a = a.trim().trim_matches('\0').to_lowercase();
+            a.contains('@').then_some(a)
+        })
+        .collect()
+}
+
+#[test]
+fn msg_files_match_extract_msg() {
+    let dir = data_dir().join("outlook/msg");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "msg"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 18, "the corpus has 18 .msg files");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/msg_oracle.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "extract-msg oracle failed (pip install extract-msg; .ci/run does): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let oracle: Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    let a = TestArchive::new();
+    a.ingest(&[&dir]);
+    let items: Vec<Value> = a
+        .jsonl(&["ls"])
+        .iter()
+        .map(|it| a.json(&["show", it["id"].as_str().unwrap()]))
+        .collect();
+    let skipped: Vec<Value> = a.jsonl(&["quarantine"]);
+    let mut mails = 0;
+    for f in &files {
+        let o = &oracle[f.display().to_string()];
+        let class = o["class"].as_str().unwrap().trim_end_matches('\0');
+        let label = f.display().to_string();
+        if class.starts_with("IPM.Contact") || class.starts_with("IPM.StickyNote") {
+            let s = skipped
+                .iter()
+                .find(|s| s["path"] == label.as_str())
+                .unwrap_or_else(|| panic!("{label} ({class}) is listed as skipped"));
+            assert!(s["reason"].as_str().unwrap().contains(class), "{s}");
+            continue;
+        }
+        mails += 1;
+        let it = items
+            .iter()
+            .find(|it| {
+                it["provenance"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p["path"] == label.as_str())
+            })
+            .unwrap_or_else(|| panic!("{label} became an item"));
+        let ctx = &it["provenance"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["path"] == label.as_str())
+            .unwrap();
+        assert_eq!(ctx["format"], "msg");
+        assert_eq!(it["reconstructed"], true);
+        assert_eq!(
+            it["subject"].as_str().unwrap(),
+            o["subject"].as_str().unwrap().trim_end_matches('\0'),
+            "{label}"
+        );
+        let sender = addresses(o["sender"].as_str());
+        if !sender.is_empty() {
+            let from = addresses(it["from"][0]["address"].as_str());
+            assert_eq!(from, sender, "{label}: sender");
+        }
+        let ours_to: BTreeSet<String> = it["to"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["address"].as_str().map(str::to_lowercase))
+            .collect();
+        assert_eq!(ours_to, addresses(o["to"].as_str()), "{label}: to");
+        let ours_cc: BTreeSet<String> = it["cc"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["address"].as_str().map(str::to_lowercase))
+            .collect();
+        assert_eq!(ours_cc, addresses(o["cc"].as_str()), "{label}: cc");
+        if let Some(body) = o["body"].as_str() {
+            // Without a code page property, extract-msg reads String8 as Latin-1 and 0x85 as
+            // U+0085; Outlook (and trove) read Windows-1252, where it is an ellipsis.
+            let body = body.replace('\u{85}', "\u{2026}");
+            assert_eq!(
+                norm(it["body_text"].as_str().unwrap()),
+                norm(&body),
+                "{label}: body"
+            );
+        }
+        let want: BTreeSet<String> = o["attachments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|n| n.as_str().map(|s| s.trim_end_matches('\0').to_string()))
+            .collect();
+        let got: BTreeSet<String> = it["attachments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["mime_type"] != "message/rfc822")
+            .filter_map(|x| x["filename"].as_str().map(str::to_string))
+            .collect();
+        assert_eq!(got, want, "{label}: attachment names");
+    }
+    assert_eq!(mails, 14);
+    // ANSI and Unicode twins rebuild to the same bytes: one item found in two files.
+    let twins = items
+        .iter()
+        .find(|it| it["subject"] == "Test for MSGConvert -- rich text")
+        .unwrap();
+    assert_eq!(twins["provenance"].as_array().unwrap().len(), 2);
+    // The PGP-signed message keeps its signed entity byte for byte.
+    let signed = items
+        .iter()
+        .find(|it| it["native_id"].as_str().is_some() && it["subject"] == "Test for MSGConvert")
+        .unwrap();
+    let raw = a.ok(&["raw", signed["id"].as_str().unwrap()]);
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.contains("Content-Type: multipart/signed;"), "{raw}");
+    assert!(raw.contains("-----BEGIN PGP SIGNATURE-----"));
+}
+
+fn emlx_dir() -> PathBuf {
+    let p = data_dir().join("outlook/emlx");
+    assert!(
+        p.join("Messages").is_dir(),
+        "missing corpus {}",
+        p.display()
+    );
+    p
+}
+
+/// A message's parts, decoded: (content type, file name, bytes with text line ends unified).
+fn parts(raw: &[u8]) -> Vec<(String, Option<String>, Vec<u8>)> {
+    let m = MessageParser::default().parse(raw).unwrap();
+    m.parts
+        .iter()
+        .filter(|p| !matches!(p.body, mail_parser::PartType::Multipart(_)))
+        .map(|p| {
+            let ct = p
+                .content_type()
+                .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")).to_lowercase())
+                .unwrap_or_default();
+            let mut bytes = p.contents().to_vec();
+            if ct.starts_with("text/") {
+                bytes = String::from_utf8_lossy(&bytes)
+                    .replace("\r\n", "\n")
+                    .trim_end()
+                    .as_bytes()
+                    .to_vec();
+            }
+            (ct, p.attachment_name().map(str::to_string), bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn emlx_messages_rebuild_to_their_expected_results() {
+    let dir = emlx_dir();
+    let a = TestArchive::new();
+    a.ingest(&[&dir.join("Messages")]);
+    let items: Vec<Value> = a
+        .jsonl(&["ls"])
+        .iter()
+        .map(|it| a.json(&["show", it["id"].as_str().unwrap()]))
+        .collect();
+    assert_eq!(items.len(), 4, "one complete and three partial messages");
+    let by_file = |name: &str| {
+        items
+            .iter()
+            .find(|it| {
+                it["provenance"][0]["path"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(name)
+            })
+            .unwrap_or_else(|| panic!("{name} became an item"))
+    };
+    // A complete emlx is stored as the message bytes it wraps, verbatim.
+    let whole = by_file("114862.emlx");
+    let raw = a.ok(&["raw", whole["id"].as_str().unwrap()]);
+    assert_eq!(
+        raw,
+        std::fs::read(dir.join("expected_results/114862.eml")).unwrap()
+    );
+    assert_eq!(whole["reconstructed"], false);
+    // Its property list's flags (8623750272) have the read bit clear: no maildir letters.
+    assert_eq!(whole["provenance"][0]["flags"], "");
+    // A partial one gets its four stored parts back and matches the reference converter's
+    // output part for part.
+    let partial = by_file("114892.partial.emlx");
+    assert_eq!(partial["reconstructed"], true);
+    let raw = a.ok(&["raw", partial["id"].as_str().unwrap()]);
+    let want = std::fs::read(dir.join("expected_results/114892.eml")).unwrap();
+    assert_eq!(parts(&raw), parts(&want));
+    assert_eq!(parts(&raw).len(), 10);
+    // A byte count larger than the file is read up to the property list, and said.
+    let long = by_file("136153.partial.emlx");
+    let codes: Vec<&str> = long["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"emlx_byte_count"), "{codes:?}");
+    assert_eq!(long["provenance"][0]["flags"], "RS");
+    assert_eq!(
+        long["attachments"][0]["filename"],
+        "ReallyReallyReallyReallyReallyReallyReallyReallyReallyReallylong_filename.xls"
+    );
+    // The folder of parts is accounted for, not read as loose files.
+    let a2 = TestArchive::new();
+    a2.ingest(&[&dir]);
+    let skipped = a2.jsonl(&["quarantine"]);
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s["path"].as_str().unwrap().ends_with("/Attachments")),
+        "{skipped:?}"
+    );
+}
+
+#[test]
+fn a_partial_emlx_without_its_parts_is_kept_with_the_gaps_named() {
+    let dir = emlx_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let messages = tmp.path().join("Messages");
+    std::fs::create_dir(&messages).unwrap();
+    std::fs::copy(
+        dir.join("Messages/114892.partial.emlx"),
+        messages.join("114892.partial.emlx"),
+    )
+    .unwrap();
+    let a = TestArchive::new();
+    a.ingest(&[&messages]);
+    let it = a.json(&["show", a.jsonl(&["ls"])[0]["id"].as_str().unwrap()]);
+    let gap = it["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "partial_missing_parts")
+        .unwrap_or_else(|| panic!("{it}"));
+    assert!(
+        gap["detail"]
+            .as_str()
+            .unwrap()
+            .contains("2.2, 2.4, 2.6, 2.8"),
+        "{gap}"
+    );
+}

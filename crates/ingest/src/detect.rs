@@ -21,6 +21,10 @@ pub enum Detected {
     Jsonl,
     /// An Outlook PST or OST store (`!BDN` ... `SM`).
     Pst,
+    /// An OLE compound file: an Outlook .msg if its streams say so (also .doc, .xls...).
+    Cfb,
+    /// An Apple Mail `.emlx`: a byte count line, then a message.
+    Emlx,
     /// Not something trove reads; the reason says what it looked like.
     Unknown(String),
 }
@@ -34,6 +38,9 @@ pub fn detect(head: &[u8]) -> Detected {
     }
     if head.starts_with(b"!BDN") && head.get(8..10) == Some(b"SM".as_slice()) {
         return Detected::Pst;
+    }
+    if head.starts_with(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1") {
+        return Detected::Cfb;
     }
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         return Detected::Zip;
@@ -52,6 +59,9 @@ pub fn detect(head: &[u8]) -> Detected {
     }
     if head.starts_with(b"From ") && looks_like_mbox(head) {
         return Detected::Mbox;
+    }
+    if crate::emlx::looks_like_emlx(head) {
+        return Detected::Emlx;
     }
     if looks_like_header_block(head) {
         return Detected::Email;
@@ -130,7 +140,7 @@ fn describe_unknown(head: &[u8]) -> String {
     } else if head.starts_with(b"!BDN") {
         "an Outlook PST store with an unknown client signature"
     } else if head.starts_with(b"\xd0\xcf\x11\xe0") {
-        "an OLE compound file, e.g. Outlook .msg (not supported yet)"
+        "an OLE compound file with a damaged signature"
     } else if trimmed.starts_with(b"{") || trimmed.starts_with(b"[") {
         "JSON data"
     } else if trimmed.starts_with(b"<") {

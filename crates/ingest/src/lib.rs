@@ -5,6 +5,7 @@
 
 pub mod detect;
 pub mod email;
+pub mod emlx;
 pub mod fsck;
 pub mod indexing;
 pub mod ledger;
@@ -14,6 +15,7 @@ pub mod social;
 pub mod unit;
 pub mod verification;
 pub mod walk;
+mod walk_emlx;
 mod walk_outlook;
 mod walk_social;
 

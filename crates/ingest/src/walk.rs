@@ -282,6 +282,15 @@ impl Walker<'_> {
                         target.unwrap_or_else(|_| "?".into())
                     ),
                 )?;
+            } else if ft.is_dir()
+                && entry.file_name() == "Attachments"
+                && dir.join("Messages").is_dir()
+            {
+                // Apple Mail: the parts of partial messages, read with them (`walk_emlx.rs`).
+                self.skip(
+                    &path.display().to_string(),
+                    "Apple Mail attachment parts: read with the .partial.emlx messages beside them",
+                )?;
             } else if ft.is_dir() {
                 let name = entry.file_name().to_string_lossy().to_string();
                 let sub = (this_is_maildir && ["cur", "new", "tmp"].contains(&name.as_str()))
@@ -395,10 +404,16 @@ impl Walker<'_> {
                 return Ok(false);
             }
         };
-        if detect(&head) == Detected::Pst {
-            // A store on disk is read in place: it may be far larger than memory.
+        if matches!(detect(&head), Detected::Pst | Detected::Cfb) {
+            // Stores and compound files are read in place: they need random access and may be
+            // far larger than memory.
             let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-            let done = self.read_pst(label, crate::walk_outlook::StoreSource::File(&file))?;
+            let src = crate::walk_outlook::StoreSource::File(&file);
+            let done = if detect(&head) == Detected::Pst {
+                self.read_pst(label, src)?
+            } else {
+                self.read_msg(label, src)?
+            };
             self.counters.bytes_read.fetch_add(size, Ordering::Relaxed);
             return Ok(done);
         }
@@ -510,8 +525,9 @@ impl Walker<'_> {
                     }
                 }
             }
-            Detected::Pst => {
+            Detected::Pst | Detected::Cfb => {
                 // A store inside an archive is spooled for the random access its reader needs.
+                let is_pst = kind == Detected::Pst;
                 let mut buf = SpillBuf::new(self.limits.max_in_memory_bytes, 0, &self.tmp_dir);
                 if let Err(e) = copy_into(&head, rest, &mut buf) {
                     self.skip(label, describe_io(&e))?;
@@ -519,10 +535,14 @@ impl Walker<'_> {
                 }
                 match buf.finish() {
                     Ok(Payload::Mem(v)) => {
-                        self.read_pst(label, crate::walk_outlook::StoreSource::Mem(&v))
+                        self.read_outlook(label, is_pst, crate::walk_outlook::StoreSource::Mem(&v))
                     }
                     Ok(Payload::Spilled(s)) => match File::open(&s.path) {
-                        Ok(f) => self.read_pst(label, crate::walk_outlook::StoreSource::File(&f)),
+                        Ok(f) => self.read_outlook(
+                            label,
+                            is_pst,
+                            crate::walk_outlook::StoreSource::File(&f),
+                        ),
                         Err(e) => {
                             self.skip(label, describe_io(&e))?;
                             Ok(false)
@@ -534,6 +554,7 @@ impl Walker<'_> {
                     }
                 }
             }
+            Detected::Emlx => self.read_emlx(label, head, rest),
             Detected::Mbox => self.read_mbox(label, head, rest),
             Detected::XExport(name) => self.read_x(label, &name, head, rest),
             Detected::Telegram => self.read_telegram(label, head, rest),

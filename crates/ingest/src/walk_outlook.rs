@@ -96,7 +96,10 @@ impl Walker<'_> {
                         ..Default::default()
                     };
                     let origin = format!("Outlook store node {:#x}", m.node_id);
-                    if self.emit_mapi(&path, &m.message, ctx, &origin).is_err() {
+                    if self
+                        .emit_mapi(&path, &m.message, ctx, &origin, SourceFormat::Pst)
+                        .is_err()
+                    {
                         cancelled = true;
                         return ControlFlow::Break(());
                     }
@@ -152,6 +155,7 @@ impl Walker<'_> {
         m: &MapiMessage,
         mut ctx: SourceContext,
         origin: &str,
+        format: SourceFormat,
     ) -> Result<(), Cancelled> {
         let rebuilt = trove_outlook::rebuild(m, origin);
         let sha = Sha256Hash::of(&rebuilt.bytes);
@@ -186,7 +190,7 @@ impl Walker<'_> {
             prov: Provenance {
                 path: path.to_string(),
                 offset: None,
-                format: SourceFormat::Pst.as_str().into(),
+                format: format.as_str().into(),
                 flags: flags_of(m),
                 context: ctx,
             },
@@ -209,9 +213,99 @@ impl Walker<'_> {
                     inner,
                     child_ctx,
                     &format!("{origin}, embedded attachment {n}"),
+                    format,
                 )?;
             }
         }
         Ok(())
+    }
+}
+
+impl Walker<'_> {
+    /// Reads an OLE compound file as an Outlook .msg. Returns whether it was read to the end.
+    pub(crate) fn read_msg(&mut self, label: &str, src: StoreSource) -> Result<bool, Cancelled> {
+        let sha = match src.sha256() {
+            Ok(h) => h,
+            Err(e) => {
+                self.skip(label, describe_io(&e))?;
+                return Ok(false);
+            }
+        };
+        let reader = match src.open() {
+            Ok(r) => r,
+            Err(e) => {
+                self.skip(label, describe_io(&e))?;
+                return Ok(false);
+            }
+        };
+        let mut problems = Vec::new();
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            trove_outlook::msg::read_msg(reader, &mut problems)
+        }));
+        let m = match read {
+            Ok(Ok(m)) => m,
+            Ok(Err(e)) => {
+                self.skip(
+                    label,
+                    format!("an OLE compound file that is not a readable Outlook message: {e}"),
+                )?;
+                return Ok(true);
+            }
+            Err(_) => {
+                self.skip(
+                    label,
+                    "the .msg reader crashed on this file (reported as a bug)",
+                )?;
+                return Ok(false);
+            }
+        };
+        let class = mapi::str_of(&m.props, tag::MESSAGE_CLASS)
+            .unwrap_or("")
+            .to_string();
+        if class.is_empty()
+            && !m.props.contains_key(&tag::SUBJECT)
+            && !m.props.contains_key(&tag::BODY)
+        {
+            self.skip(
+                label,
+                "an OLE compound file without Outlook message properties (e.g. .doc, .xls)",
+            )?;
+            return Ok(true);
+        }
+        if let Some(kind) = trove_outlook::pst::non_mail_kind(&class) {
+            self.skip(
+                label,
+                format!("not mail: an Outlook {kind} ({class}); listed, not read as an item"),
+            )?;
+            return Ok(true);
+        }
+        let ctx = SourceContext {
+            store_sha256: Some(sha),
+            message_class: Some(class).filter(|c| !c.is_empty()),
+            ..Default::default()
+        };
+        for p in problems {
+            self.send(Event::Note {
+                path: label.to_string(),
+                note: p,
+            })?;
+        }
+        self.emit_mapi(label, &m, ctx, "Outlook .msg file", SourceFormat::Msg)?;
+        Ok(true)
+    }
+}
+
+impl Walker<'_> {
+    pub(crate) fn read_outlook(
+        &mut self,
+        label: &str,
+        pst: bool,
+        src: StoreSource,
+    ) -> Result<bool, Cancelled> {
+        if pst {
+            self.read_pst(label, src)
+        } else {
+            self.read_msg(label, src)
+        }
     }
 }

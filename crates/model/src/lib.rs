@@ -131,6 +131,10 @@ pub enum SourceFormat {
     Jsonl,
     /// A message rebuilt from an Outlook PST/OST store.
     Pst,
+    /// A message rebuilt from an Outlook .msg file.
+    Msg,
+    /// An Apple Mail `.emlx` (or a rebuilt `.partial.emlx`).
+    Emlx,
 }
 
 impl SourceFormat {
@@ -149,10 +153,12 @@ impl SourceFormat {
             SourceFormat::Whatsapp => "whatsapp",
             SourceFormat::Jsonl => "jsonl",
             SourceFormat::Pst => "pst",
+            SourceFormat::Msg => "msg",
+            SourceFormat::Emlx => "emlx",
         }
     }
 
-    pub const ALL: [SourceFormat; 13] = [
+    pub const ALL: [SourceFormat; 15] = [
         SourceFormat::Eml,
         SourceFormat::Mboxo,
         SourceFormat::Mboxrd,
@@ -166,6 +172,8 @@ impl SourceFormat {
         SourceFormat::Whatsapp,
         SourceFormat::Jsonl,
         SourceFormat::Pst,
+        SourceFormat::Msg,
+        SourceFormat::Emlx,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -182,6 +190,8 @@ impl SourceFormat {
                 | SourceFormat::Mboxcl
                 | SourceFormat::Maildir
                 | SourceFormat::Pst
+                | SourceFormat::Msg
+                | SourceFormat::Emlx
         )
     }
 }

@@ -2,6 +2,7 @@
 //! RFC 5322 messages by [`rebuild`].
 
 pub mod mapi;
+pub mod msg;
 pub mod pst;
 pub mod rebuild;
 pub mod rtf;

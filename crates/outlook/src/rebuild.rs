@@ -50,6 +50,24 @@ pub fn rebuild(m: &MapiMessage, origin: &str) -> Rebuilt {
         Some(h) if h.contains(':') => (transport_headers(h), HeaderSource::Transport),
         _ => (property_headers(m), HeaderSource::Properties),
     };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "X-Trove-Reconstructed: {origin}; headers={}",
+        source.as_str()
+    );
+    out.push_str(&headers);
+    let mut bytes = crlf_free(out.into_bytes());
+    if let Some(entity) = signed_entity(m) {
+        // The store kept the signed MIME entity whole: it is the body, byte for byte, so the
+        // signature inside can still be checked.
+        bytes.extend_from_slice(entity);
+        return Rebuilt {
+            bytes,
+            headers: source,
+            problems,
+        };
+    }
     let body = body_part(m, &mut problems);
     let mut parts = vec![body];
     for (n, a) in m.attachments.iter().enumerate() {
@@ -62,21 +80,31 @@ pub fn rebuild(m: &MapiMessage, origin: &str) -> Rebuilt {
     } else {
         multipart("mixed", &parts)
     };
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "X-Trove-Reconstructed: {origin}; headers={}",
-        source.as_str()
-    );
-    out.push_str(&headers);
-    out.push_str("MIME-Version: 1.0\n");
-    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(b"MIME-Version: 1.0\n");
     bytes.extend_from_slice(&top);
     Rebuilt {
-        bytes: crlf_free(bytes),
+        bytes,
         headers: source,
         problems,
     }
+}
+
+/// A signed message (S/MIME or PGP/MIME) that Outlook stored as one `multipart/signed`
+/// attachment holding the original entity, headers included.
+fn signed_entity(m: &MapiMessage) -> Option<&[u8]> {
+    let class = str_of(&m.props, tag::MESSAGE_CLASS)?.to_ascii_lowercase();
+    if !class.starts_with("ipm.note.smime.multipartsigned") || m.attachments.len() != 1 {
+        return None;
+    }
+    let a = &m.attachments[0];
+    let AttachData::Bytes(b) = &a.data else {
+        return None;
+    };
+    let head = String::from_utf8_lossy(&b[..b.len().min(4096)]).to_ascii_lowercase();
+    let is_entity = str_of(&a.props, tag::ATTACH_MIME_TAG)
+        .is_some_and(|t| t.eq_ignore_ascii_case("multipart/signed"))
+        && head.contains("content-type: multipart/signed");
+    is_entity.then_some(b.as_slice())
 }
 
 /// Our parts use bare LF; transport headers may carry CRLF. One convention per message.
@@ -176,13 +204,12 @@ fn property_headers(m: &MapiMessage) -> String {
             header(&mut out, name, &list.join(", "));
         } else if let Some(d) = str_of(p, display) {
             // Only display names survive; they are written as a group-less phrase list.
-            // Only display names survive: each is written as an empty group, the RFC 5322 form
-            // of a name without an address.
+            // Only display names survive: each is written as a name without an address.
             let names: Vec<String> = d
                 .split(';')
                 .map(|n| phrase(n.trim()))
                 .filter(|n| !n.is_empty())
-                .map(|n| format!("{n}:;"))
+                .map(|n| format!("{n} <>"))
                 .collect();
             if !names.is_empty() {
                 header(&mut out, name, &names.join(", "));
@@ -254,7 +281,9 @@ fn mailbox(name: Option<&str>, candidates: [Option<&str>; 4]) -> Option<String> 
     match (name, addr) {
         (Some(n), Some(a)) => Some(format!("{} <{a}>", phrase(n))),
         (None, Some(a)) => Some(format!("<{a}>")),
-        (Some(n), None) => Some(format!("{}:;", phrase(n))),
+        // A name without an internet address (an Exchange-only recipient): `"Name" <>` keeps
+        // the name where readers look for it.
+        (Some(n), None) => Some(format!("{} <>", phrase(n))),
         (None, None) => None,
     }
 }
