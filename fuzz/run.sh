@@ -57,6 +57,21 @@ seed() {
       cp "$DATA"/outlook/pst/*.pst "$dir/" ;;
     msg)
       cp "$DATA"/outlook/msg/*.msg "$dir/" ;;
+    extract)
+      python3 - "$dir" <<'PY'
+import io, sys, zipfile
+d = sys.argv[1]
+def z(name, files):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w") as f:
+        for n, c in files: f.writestr(n, c)
+    open(f"{d}/{name}", "wb").write(b.getvalue())
+z("docx", [("word/document.xml", '<w:document xmlns:w="x"><w:body><w:p><w:r><w:t>Pay &amp; fee</w:t><w:tab/></w:r></w:p></w:body></w:document>')])
+z("odt", [("mimetype", "application/vnd.oasis.opendocument.text"), ("content.xml", '<office:document-content xmlns:text="t"><text:p>Hello<text:s/>there</text:p></office:document-content>')])
+z("nested", [("a/b.zip", b"PK\x05\x06" + bytes(18)), ("c.txt", "plain")])
+open(f"{d}/html", "w").write("<html><body><p>Wire <b>$10</b></p></body></html>")
+PY
+      ;;
     emlx)
       cp "$DATA"/outlook/emlx/Messages/*.emlx "$dir/" ;;
     rtf)

@@ -76,9 +76,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             wait,
             rescan,
             quiet,
+            ocr,
         } => {
             let archive = Archive::open(&cli.archive)?;
-            let summary = ingest(&archive, paths, wait, rescan, quiet || json)?;
+            let ocr = ocr.then_some(true);
+            let summary = ingest(&archive, paths, wait, rescan, quiet || json, ocr)?;
             print_summary(&summary, json)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -361,6 +363,7 @@ pub fn ingest(
     wait: bool,
     rescan: bool,
     quiet: bool,
+    ocr: Option<bool>,
 ) -> Result<Summary> {
     for p in &paths {
         if std::fs::symlink_metadata(p).is_err() {
@@ -402,6 +405,7 @@ pub fn ingest(
             &IngestOptions {
                 inputs: paths,
                 rescan,
+                ocr,
             },
             &progress,
         );
@@ -691,6 +695,26 @@ fn show(archive: &Archive, id: &str, json: bool) -> Result<ExitCode> {
                 a.size,
                 a.sha256
             );
+            if let Some(t) = &a.text {
+                if let Some(p) = &t.problem {
+                    outln!("    text ({}): not extracted: {p}", t.extractor);
+                }
+                if !t.text.trim().is_empty() {
+                    // The start of the text, on a few lines; all of it with --json.
+                    let flat = t.text.split_whitespace().collect::<Vec<_>>().join(" ");
+                    let shown: String = flat.chars().take(300).collect();
+                    let more = if flat.chars().count() > 300 {
+                        " …"
+                    } else {
+                        ""
+                    };
+                    outln!(
+                        "    text ({}, {} chars): {shown}{more}",
+                        t.extractor,
+                        flat.chars().count()
+                    );
+                }
+            }
         }
     }
     outln!("found at");

@@ -431,7 +431,7 @@ pub fn run(dir: &Path, json: bool) -> Result<ExitCode> {
         let lock = archive.lock(false)?;
         crate::verify::import_keys(&archive, &lock, &dir.join("keys/demo-dkim.zone"))?;
     }
-    let summary = crate::commands::ingest(&archive, vec![src], false, false, true)?;
+    let summary = crate::commands::ingest(&archive, vec![src], false, false, true, None)?;
     let a = dir.display();
     if json {
         outln!(

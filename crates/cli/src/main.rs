@@ -90,6 +90,10 @@ enum Command {
         /// Never draw a progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Read the text of images and scanned PDFs with tesseract (OCR); slow. Also
+        /// `[extract] ocr = true` in trove.toml.
+        #[arg(long)]
+        ocr: bool,
     },
     /// Counts: items by kind, quarantined and skipped records, sizes.
     Stats,
@@ -432,6 +436,15 @@ fn limit_malloc_arenas() {
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
+    // The attachment-extractor helper: this same binary, run by ingest as a bounded child.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("__extract") {
+        let code = trove_extract::bounded::helper_main(&args[2..]);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        trove_extract::bounded::set_helper(exe);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TROVE_LOG")

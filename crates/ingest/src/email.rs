@@ -13,6 +13,8 @@ pub struct AttachmentBytes {
     pub filename: Option<String>,
     pub mime_type: String,
     pub bytes: Vec<u8>,
+    /// Its text, once extracted (`crate::attachments`).
+    pub text: Option<trove_extract::Extracted>,
 }
 
 pub struct ParsedEmail {
@@ -219,6 +221,7 @@ pub fn parse_email(
             filename: part.attachment_name().map(str::to_string),
             mime_type,
             bytes: part.contents().to_vec(),
+            text: None,
         });
     }
     Ok(ParsedEmail {

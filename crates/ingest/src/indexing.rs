@@ -53,6 +53,11 @@ pub fn item_doc(id: &ItemId, record: &ItemRecord, attachments: &[AttachmentBytes
     }
     let mut attachment_text = String::new();
     for a in attachments {
+        if let Some(t) = &a.text {
+            attachment_text.push_str(&t.text);
+            attachment_text.push('\n');
+            continue;
+        }
         let textual = a.mime_type.starts_with("text/")
             || a.filename.as_deref().is_some_and(|n| {
                 let n = n.to_ascii_lowercase();
@@ -141,11 +146,28 @@ pub(crate) fn doc_from_archive(
     archive: &Archive,
     item: &ItemRow,
     prov: &[Provenance],
+    known: &[trove_model::AttachmentMeta],
 ) -> Result<IndexDoc> {
     Ok(match reparse(archive, item, prov)? {
-        Some(p) => {
+        Some(mut p) => {
             let mut record = p.record;
             record.attachments = vec![];
+            // Text extracted before (by ingest, perhaps with OCR) is reused; the rest is
+            // extracted now.
+            for a in p.attachments.iter_mut() {
+                let sha = trove_model::Sha256Hash::of(&a.bytes);
+                a.text = known
+                    .iter()
+                    .find(|k| k.sha256 == sha)
+                    .and_then(|k| k.text.clone())
+                    .map(|t| trove_extract::Extracted {
+                        extractor: t.extractor,
+                        text: t.text,
+                        problem: t.problem,
+                    });
+            }
+            let opts = crate::attachments::options(&archive.settings, None);
+            crate::attachments::extract_all(&mut p.attachments, &opts);
             let mut d = item_doc(&item.id, &record, &p.attachments);
             d.has_attachment = item.attachment_count > 0;
             d
@@ -177,10 +199,21 @@ pub fn catch_up(archive: &Archive, catalog: &Catalog, index: &SearchIndex) -> Re
             .iter()
             .map(|it| catalog.provenance(&it.raw_sha256))
             .collect::<trove_store::Result<_>>()?;
+        let known: Vec<Vec<trove_model::AttachmentMeta>> = page
+            .iter()
+            .map(|it| {
+                if it.attachment_count > 0 {
+                    catalog.attachments(it.seq)
+                } else {
+                    Ok(vec![])
+                }
+            })
+            .collect::<trove_store::Result<_>>()?;
         let docs: Vec<Result<IndexDoc>> = page
             .par_iter()
             .zip(provs.par_iter())
-            .map(|(it, p)| doc_from_archive(archive, it, p))
+            .zip(known.par_iter())
+            .map(|((it, p), k)| doc_from_archive(archive, it, p, k))
             .collect();
         for ((doc, p), it) in docs.into_iter().zip(provs).zip(&page) {
             let mut doc = doc?;

@@ -3,6 +3,7 @@
 //!
 //! This crate never modifies its inputs and never writes a file whose name comes from input data.
 
+pub mod attachments;
 pub mod detect;
 pub mod email;
 pub mod emlx;

@@ -39,6 +39,8 @@ pub struct IngestOptions {
     pub inputs: Vec<PathBuf>,
     /// Reread files an earlier run already committed unchanged.
     pub rescan: bool,
+    /// OCR images and scanned PDFs (`--ocr`); `None` follows `extract.ocr` in `trove.toml`.
+    pub ocr: Option<bool>,
 }
 
 /// Live counters for a progress display.
@@ -147,6 +149,7 @@ pub fn ingest(
     let mut batches_since_commit = 0u32;
     let limits = archive.settings.limits.clone();
     let keyring = crate::verification::keyring(&catalog)?;
+    let xopts = crate::attachments::options(&archive.settings, opts.ocr);
     let verify_opts = crate::verification::options(&archive.settings);
     let (tx_events, rx_events) = crossbeam_channel::bounded::<Vec<Event>>(1);
     let (tx_done, rx_done) = crossbeam_channel::bounded::<Result<Vec<Outcome>>>(1);
@@ -212,7 +215,7 @@ pub fn ingest(
             for batch in rx_events {
                 let processed: Result<Vec<Outcome>> = batch
                     .into_par_iter()
-                    .map(|e| process(e, blobs, &parse_limits, verifier))
+                    .map(|e| process(e, blobs, &parse_limits, verifier, &xopts))
                     .collect();
                 let failed = processed.is_err();
                 if tx_done.send(processed).is_err() || failed {
@@ -295,6 +298,7 @@ fn process(
     blobs: &dyn BlobStore,
     limits: &Limits,
     (keyring, verify_opts): (&trove_verify::KeyRing, &trove_verify::Options),
+    xopts: &trove_extract::Options,
 ) -> Result<Outcome> {
     let unit = match e {
         Event::Unit(u) => u,
@@ -372,9 +376,12 @@ fn process(
         parse_email(payload.head(), complete, size, limits)
     }));
     match parsed {
-        Ok(Ok(p)) => {
+        Ok(Ok(mut p)) => {
             let mut record = p.record;
             record.findings.extend(findings);
+            record
+                .findings
+                .extend(crate::attachments::extract_all(&mut p.attachments, xopts));
             let mut doc = crate::indexing::item_doc(&sha.item_id(), &record, &p.attachments);
             // A spilled message is verified later (`trove verify`), from its blob.
             let verification = match &payload {
@@ -396,6 +403,7 @@ fn process(
                     filename: a.filename,
                     mime_type: a.mime_type,
                     size: a.bytes.len() as u64,
+                    text: a.text.map(crate::attachments::to_model),
                 });
             }
             Ok(Outcome::Item {

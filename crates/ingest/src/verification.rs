@@ -92,7 +92,8 @@ pub fn reverify(
     let mut writer = index.writer()?;
     for it in changed {
         let prov = catalog.provenance(&it.raw_sha256)?;
-        let mut doc = crate::indexing::doc_from_archive(archive, &it, &prov)?;
+        let known = catalog.attachments(it.seq)?;
+        let mut doc = crate::indexing::doc_from_archive(archive, &it, &prov, &known)?;
         doc.dkim = catalog.verification(&it.raw_sha256)?.map(|r| r.verdict);
         doc.sources = prov.into_iter().map(|p| p.path).collect();
         writer.upsert(&doc)?;

@@ -365,6 +365,20 @@ pub struct AttachmentMeta {
     pub filename: Option<String>,
     pub mime_type: String,
     pub size: u64,
+    /// The text extracted from it, when it is a kind trove reads (derived, rebuilt by reindex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<AttachmentText>,
+}
+
+/// Text extracted from an attachment.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct AttachmentText {
+    /// `pdf`, `docx`, `xlsx`, `html`, `text`, `zip`, `ocr`, `pdf+ocr`...
+    pub extractor: String,
+    pub text: String,
+    /// Why extraction failed or is partial (also a finding on the item).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 impl Serialize for Sha256Hash {

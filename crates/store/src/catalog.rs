@@ -72,6 +72,13 @@ CREATE TABLE IF NOT EXISTS attachments (
     size INTEGER NOT NULL,
     PRIMARY KEY (item_seq, pos)
 ) WITHOUT ROWID;
+-- Derived: the text extracted from an attachment (PDF, Office, HTML, OCR...), by content hash.
+CREATE TABLE IF NOT EXISTS attachment_text (
+    sha256 TEXT PRIMARY KEY,
+    extractor TEXT NOT NULL,
+    text TEXT NOT NULL,
+    problem TEXT
+) WITHOUT ROWID;
 -- offset is -1 when the unit is a whole file (NULLs would defeat the UNIQUE constraint).
 CREATE TABLE IF NOT EXISTS provenance (
     raw_sha256 TEXT NOT NULL,
@@ -580,18 +587,28 @@ impl Catalog {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT sha256, filename, mime_type, size FROM attachments WHERE item_seq = ?1 \
-                 ORDER BY pos",
+                "SELECT a.sha256, a.filename, a.mime_type, a.size, t.extractor, t.text, t.problem \
+                 FROM attachments a LEFT JOIN attachment_text t ON t.sha256 = a.sha256 \
+                 WHERE a.item_seq = ?1 ORDER BY a.pos",
             )
             .map_err(Error::sql)?;
         let rows = stmt
             .query_map([seq], |r| {
                 let sha: String = r.get(0)?;
+                let extractor: Option<String> = r.get(4)?;
                 Ok(AttachmentMeta {
                     sha256: Sha256Hash::from_hex(&sha).unwrap_or(Sha256Hash([0; 32])),
                     filename: r.get(1)?,
                     mime_type: r.get(2)?,
                     size: r.get::<_, i64>(3)? as u64,
+                    text: match extractor {
+                        Some(extractor) => Some(trove_model::AttachmentText {
+                            extractor,
+                            text: r.get(5)?,
+                            problem: r.get(6)?,
+                        }),
+                        None => None,
+                    },
                 })
             })
             .map_err(Error::sql)?;
@@ -845,6 +862,17 @@ impl CatalogTx<'_> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .map_err(Error::sql)?;
+        // A text found before is replaced only by one with content (an OCR run over images
+        // that an earlier run without OCR left empty).
+        let mut text = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO attachment_text(sha256, extractor, text, problem) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT(sha256) DO UPDATE SET extractor = excluded.extractor, \
+                 text = excluded.text, problem = excluded.problem \
+                 WHERE excluded.text != '' AND attachment_text.text = ''",
+            )
+            .map_err(Error::sql)?;
         for (i, a) in e.attachments.iter().enumerate() {
             att.execute(params![
                 seq,
@@ -855,6 +883,10 @@ impl CatalogTx<'_> {
                 a.size as i64
             ])
             .map_err(Error::sql)?;
+            if let Some(t) = &a.text {
+                text.execute(params![a.sha256.to_hex(), t.extractor, t.text, t.problem])
+                    .map_err(Error::sql)?;
+            }
         }
         Ok(())
     }

@@ -30,7 +30,7 @@ pub use relations::{
     ActorRow, ActorSummary, ConvInput, ConversationLabel, ConversationRow, Derived, SeenIdentity,
     ThreadAssign, ThreadInput, ThreadMember,
 };
-pub use settings::{FORMAT_VERSION, Limits, Settings, VerifySettings};
+pub use settings::{ExtractSettings, FORMAT_VERSION, Limits, Settings, VerifySettings};
 pub use verification::{KeyRow, VerificationRow};
 
 use std::fs::{self, File};

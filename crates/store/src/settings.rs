@@ -24,6 +24,41 @@ pub struct Settings {
     pub durable: bool,
     #[serde(default)]
     pub verify: VerifySettings,
+    #[serde(default)]
+    pub extract: ExtractSettings,
+}
+
+/// Text extraction from attachments, and OCR.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExtractSettings {
+    /// OCR images and scanned PDFs with tesseract (also `trove ingest --ocr`). Off by default:
+    /// it is slow, and needs `tesseract-ocr` installed.
+    pub ocr: bool,
+    /// tesseract languages (`eng`, `fra`, `deu`...; each needs its `tesseract-ocr-*` package).
+    pub ocr_languages: Vec<String>,
+    /// Deadline for one attachment's extraction (and for one OCR'd page).
+    pub timeout_seconds: u64,
+    /// Attachments larger than this are not extracted (a finding says so).
+    pub max_input_bytes: u64,
+    /// Text kept per attachment.
+    pub max_text_bytes: u64,
+    /// Address-space limit of the extractor process.
+    pub memory_limit_bytes: u64,
+}
+
+impl Default for ExtractSettings {
+    fn default() -> Self {
+        const MIB: u64 = 1024 * 1024;
+        Self {
+            ocr: false,
+            ocr_languages: vec!["eng".into()],
+            timeout_seconds: 30,
+            max_input_bytes: 64 * MIB,
+            max_text_bytes: MIB,
+            memory_limit_bytes: 1024 * MIB,
+        }
+    }
 }
 
 /// DKIM verification and header forensics.
@@ -139,6 +174,7 @@ impl Settings {
             limits: Limits::default(),
             durable: true,
             verify: VerifySettings::default(),
+            extract: ExtractSettings::default(),
         }
     }
 }
