@@ -450,6 +450,20 @@ fn print_summary(s: &Summary, json: bool) -> Result<()> {
             s.evidence
         );
     }
+    if s.ocr.enabled && !s.ocr.available {
+        outln!(
+            "  ocr           on, but tesseract is not installed: images and scanned PDFs were not \
+             read (Debian: apt-get install tesseract-ocr)"
+        );
+    } else if s.ocr.enabled {
+        outln!(
+            "  ocr           {} images or scanned PDFs read, {} failed",
+            s.ocr.read,
+            s.ocr.failed
+        );
+    } else {
+        outln!("  ocr           off  (--ocr reads images and scanned PDFs)");
+    }
     let r = &s.relations;
     outln!(
         "  archive now   {} threads, {} conversations, {} actors",

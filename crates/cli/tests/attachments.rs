@@ -261,6 +261,7 @@ fn ocr_reads_images_and_scanned_pdfs_only_when_asked() {
     let out = on.ok(&["ingest", "--ocr", "--json", path.to_str().unwrap()]);
     let s: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(s["items_new"], 1);
+    assert_eq!(s["ocr"]["read"], 2, "{s}");
     let id = on.jsonl(&["ls"])[0]["id"].as_str().unwrap().to_string();
     assert_eq!(hits(&on, "attachment:quixotic"), vec![id.clone()]);
     assert_eq!(hits(&on, "attachment:harbour"), vec![id.clone()]);

@@ -89,6 +89,19 @@ pub struct Summary {
     pub checkpoint: Option<u64>,
     /// Time spent appending to the log and signing (part of `seconds`).
     pub log_seconds: f64,
+    pub ocr: OcrSummary,
+}
+
+/// OCR in this run: off by default; when on, what it read and whether tesseract was there.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct OcrSummary {
+    pub enabled: bool,
+    /// `tesseract` was found (checked only when OCR is on).
+    pub available: bool,
+    /// Images and scanned PDFs read.
+    pub read: u64,
+    /// Images and scanned PDFs that OCR failed on (each a finding on its item).
+    pub failed: u64,
 }
 
 enum Outcome {
@@ -155,6 +168,11 @@ pub fn ingest(
     let (tx_done, rx_done) = crossbeam_channel::bounded::<Result<Vec<Outcome>>>(1);
     let mut summary = Summary {
         run_id: run,
+        ocr: OcrSummary {
+            enabled: xopts.ocr,
+            available: xopts.ocr && trove_extract::ocr::available(),
+            ..Default::default()
+        },
         ..Default::default()
     };
 
@@ -464,6 +482,15 @@ fn write_batch(
                 let evidence = sha.item_id().to_string();
                 for (a, b) in &links {
                     tx.link_identities(a, b, &evidence)?;
+                }
+                for a in &record.attachments {
+                    if let Some(t) = a.text.as_ref().filter(|t| t.extractor.contains("ocr")) {
+                        if t.problem.is_some() {
+                            summary.ocr.failed += 1;
+                        } else {
+                            summary.ocr.read += 1;
+                        }
+                    }
                 }
                 match tx.record_item(&item, &prov, run)? {
                     Recorded::New => {
