@@ -537,3 +537,64 @@ fn a_partial_emlx_without_its_parts_is_kept_with_the_gaps_named() {
         "{gap}"
     );
 }
+
+/// MS-PST's header CRC (5.3): CRC-32's reflected table, initial 0, no final inversion.
+fn pst_crc(data: &[u8]) -> u32 {
+    let mut crc = 0u32;
+    for &b in data {
+        let mut c = (crc ^ b as u32) & 0xff;
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+        crc = c ^ (crc >> 8);
+    }
+    crc
+}
+
+/// `sample1.pst` with its header changed (client magic, version), its CRCs recomputed.
+fn variant(magic: &[u8; 2], version: Option<u16>) -> Vec<u8> {
+    let mut b = std::fs::read(pst("sample1.pst")).unwrap();
+    assert_eq!(
+        u32::from_le_bytes(b[4..8].try_into().unwrap()),
+        pst_crc(&b[8..479]),
+        "the CRC here is MS-PST's"
+    );
+    b[8..10].copy_from_slice(magic);
+    if let Some(v) = version {
+        b[10..12].copy_from_slice(&v.to_le_bytes());
+    }
+    // A Unicode header has two: dwCRCPartial (offset 4, over 471 bytes) and dwCRCFull
+    // (offset 524, over 516 bytes).
+    let partial = pst_crc(&b[8..479]);
+    b[4..8].copy_from_slice(&partial.to_le_bytes());
+    let full = pst_crc(&b[8..524]);
+    b[524..528].copy_from_slice(&full.to_le_bytes());
+    b
+}
+
+#[test]
+fn an_ost_is_read_as_a_store_and_a_2013_store_is_named_not_guessed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ost = tmp.path().join("offline.ost");
+    std::fs::write(&ost, variant(b"SO", None)).unwrap();
+    let new = tmp.path().join("outlook2013.ost");
+    std::fs::write(&new, variant(b"SO", Some(36))).unwrap();
+    let a = TestArchive::new();
+    a.ingest(&[&ost, &new]);
+    let mails = trove_mails(&a, &ost);
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0]["subject"], "Here is a sample message");
+    let q = a.jsonl(&["quarantine"]);
+    let r = q
+        .iter()
+        .find(|r| r["path"].as_str().unwrap().ends_with("outlook2013.ost"))
+        .unwrap_or_else(|| panic!("{q:?}"));
+    assert!(
+        r["reason"].as_str().unwrap().contains("Outlook 2013+"),
+        "{r}"
+    );
+}

@@ -19,7 +19,7 @@ pub enum Detected {
     Whatsapp,
     /// trove's generic JSON Lines (`docs/jsonl-format.md`).
     Jsonl,
-    /// An Outlook PST or OST store (`!BDN` ... `SM`).
+    /// An Outlook PST or OST store (`!BDN`, then `SM` for PST or `SO` for OST).
     Pst,
     /// An OLE compound file: an Outlook .msg if its streams say so (also .doc, .xls...).
     Cfb,
@@ -36,7 +36,7 @@ pub fn detect(head: &[u8]) -> Detected {
     if head.is_empty() {
         return Detected::Unknown("empty file".into());
     }
-    if head.starts_with(b"!BDN") && head.get(8..10) == Some(b"SM".as_slice()) {
+    if head.starts_with(b"!BDN") && matches!(head.get(8..10), Some(b"SM" | b"SO")) {
         return Detected::Pst;
     }
     if head.starts_with(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1") {

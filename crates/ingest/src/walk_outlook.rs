@@ -54,6 +54,14 @@ impl StoreSource<'_> {
     }
 }
 
+/// The store's `wVer` (14/15 ANSI, 23 Unicode, 36/37 the 4 KiB-page format of Outlook 2013+).
+fn store_version(src: &StoreSource) -> Option<u16> {
+    let mut r = src.open().ok()?;
+    let mut head = [0u8; 12];
+    r.read_exact(&mut head).ok()?;
+    Some(u16::from_le_bytes([head[10], head[11]]))
+}
+
 /// `MSGFLAG_*` as maildir-style flags: seen, draft.
 fn flags_of(m: &MapiMessage) -> Option<String> {
     let f = mapi::int_of(&m.props, tag::MESSAGE_FLAGS)?;
@@ -117,7 +125,14 @@ impl Walker<'_> {
         let info = match res {
             Ok(i) => i,
             Err(e) => {
-                self.skip(label, format!("not a readable Outlook store: {e}"))?;
+                let reason = match store_version(&src) {
+                    Some(v) if v >= 36 => format!(
+                        "an Outlook 2013+ store (format version {v}: 4 KiB pages, compressed \
+                         blocks), which trove cannot read yet; readpst or pffexport can convert it"
+                    ),
+                    _ => format!("not a readable Outlook store: {e}"),
+                };
+                self.skip(label, reason)?;
                 return Ok(false);
             }
         };

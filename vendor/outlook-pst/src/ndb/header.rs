@@ -13,6 +13,9 @@ use crate::{crc::compute_crc, AnsiPstFile, PstFile, UnicodePstFile};
 const HEADER_MAGIC: u32 = u32::from_be_bytes(*b"NDB!");
 
 const HEADER_MAGIC_CLIENT: u16 = u16::from_be_bytes(*b"MS");
+/// trove patch: an OST (offline store) of Outlook 2003-2010 says "SO" and is otherwise laid out
+/// as a PST.
+const OST_MAGIC_CLIENT: u16 = u16::from_be_bytes(*b"OS");
 
 /// `wVer`
 ///
@@ -179,7 +182,7 @@ impl HeaderReadWrite<UnicodePstFile> for UnicodeHeader {
 
         // wMagicClient
         let magic = cursor.read_u16::<LittleEndian>()?;
-        if magic != HEADER_MAGIC_CLIENT {
+        if magic != HEADER_MAGIC_CLIENT && magic != OST_MAGIC_CLIENT {
             return Err(NdbError::InvalidNdbHeaderMagicClientValue(magic).into());
         }
 
@@ -460,7 +463,7 @@ impl HeaderReadWrite<AnsiPstFile> for AnsiHeader {
 
         // wMagicClient
         let magic = cursor.read_u16::<LittleEndian>()?;
-        if magic != HEADER_MAGIC_CLIENT {
+        if magic != HEADER_MAGIC_CLIENT && magic != OST_MAGIC_CLIENT {
             return Err(NdbError::InvalidNdbHeaderMagicClientValue(magic).into());
         }
 
