@@ -88,8 +88,10 @@ where
 trait Flavour {
     type S: Store + 'static;
     type M: Message + 'static;
+    type A: Attachment + 'static;
     fn open_message(s: &Rc<Self::S>, e: &EntryId) -> io::Result<Rc<Self::M>>;
-    fn open_attachment(m: &Rc<Self::M>, nid: NodeId) -> io::Result<Rc<dyn Attachment>>;
+    fn open_attachment(m: &Rc<Self::M>, nid: NodeId) -> io::Result<Rc<Self::A>>;
+    fn embedded(a: &Self::A) -> Option<Rc<Self::M>>;
 }
 
 struct Unicode;
@@ -98,22 +100,30 @@ struct Ansi;
 impl Flavour for Unicode {
     type S = UnicodeStore;
     type M = UnicodeMessage;
+    type A = UnicodeAttachment;
     fn open_message(s: &Rc<Self::S>, e: &EntryId) -> io::Result<Rc<Self::M>> {
         UnicodeMessage::read(s.clone(), e, None)
     }
-    fn open_attachment(m: &Rc<Self::M>, nid: NodeId) -> io::Result<Rc<dyn Attachment>> {
-        Ok(UnicodeAttachment::read(m.clone(), nid, None)?)
+    fn open_attachment(m: &Rc<Self::M>, nid: NodeId) -> io::Result<Rc<Self::A>> {
+        UnicodeAttachment::read(m.clone(), nid, None)
+    }
+    fn embedded(a: &Self::A) -> Option<Rc<Self::M>> {
+        a.embedded_message()
     }
 }
 
 impl Flavour for Ansi {
     type S = AnsiStore;
     type M = AnsiMessage;
+    type A = AnsiAttachment;
     fn open_message(s: &Rc<Self::S>, e: &EntryId) -> io::Result<Rc<Self::M>> {
         AnsiMessage::read(s.clone(), e, None)
     }
-    fn open_attachment(m: &Rc<Self::M>, nid: NodeId) -> io::Result<Rc<dyn Attachment>> {
-        Ok(AnsiAttachment::read(m.clone(), nid, None)?)
+    fn open_attachment(m: &Rc<Self::M>, nid: NodeId) -> io::Result<Rc<Self::A>> {
+        AnsiAttachment::read(m.clone(), nid, None)
+    }
+    fn embedded(a: &Self::A) -> Option<Rc<Self::M>> {
+        a.embedded_message()
     }
 }
 
@@ -234,7 +244,7 @@ impl<K: Flavour, F: FnMut(PstEvent) -> ControlFlow<()>> Walk<'_, K, F> {
             Err(e) => return self.problem(&at, format_args!("message not readable: {e}")),
         };
         let mut problems = Vec::new();
-        let mut mapi = convert_message(m.as_ref(), 0, &mut problems);
+        let mut mapi = convert_message(m.as_ref());
         let class = crate::mapi::str_of(&mapi.props, tag::MESSAGE_CLASS)
             .unwrap_or("")
             .to_string();
@@ -263,19 +273,53 @@ impl<K: Flavour, F: FnMut(PstEvent) -> ControlFlow<()>> Walk<'_, K, F> {
         at: &str,
         problems: &mut Vec<String>,
     ) -> Vec<MapiAttachment> {
-        let Some(table) = m.attachment_table() else {
-            return vec![];
-        };
-        let ids: Vec<u32> = table.rows_matrix().map(|r| u32::from(r.id())).collect();
-        let mut out = Vec::new();
-        for (n, nid) in ids.into_iter().enumerate() {
-            match K::open_attachment(m, NodeId::from(nid)) {
-                Ok(a) => out.push(convert_attachment(a.as_ref(), 0, problems)),
-                Err(e) => problems.push(format!("{at}: attachment {n} not readable: {e}")),
-            }
-        }
-        out
+        read_attachments::<K>(m, at, 0, problems)
     }
+}
+
+/// The attachments of `m`, embedded messages (and their own attachments) included.
+fn read_attachments<K: Flavour>(
+    m: &Rc<K::M>,
+    at: &str,
+    depth: usize,
+    problems: &mut Vec<String>,
+) -> Vec<MapiAttachment> {
+    let Some(table) = m.attachment_table() else {
+        return vec![];
+    };
+    let ids: Vec<u32> = table.rows_matrix().map(|r| u32::from(r.id())).collect();
+    let mut out = Vec::new();
+    for (n, nid) in ids.into_iter().enumerate() {
+        let a = match K::open_attachment(m, NodeId::from(nid)) {
+            Ok(a) => a,
+            Err(e) => {
+                problems.push(format!("{at}: attachment {n} not readable: {e}"));
+                continue;
+            }
+        };
+        let mut props = convert_props(a.properties().iter());
+        // The data is carried in `data`, not duplicated in the property bag.
+        props.remove(&tag::ATTACH_DATA);
+        let data = match a.data() {
+            Some(AttachmentData::Binary(b)) => AttachData::Bytes(b.buffer().to_vec()),
+            Some(AttachmentData::Message(_)) if depth >= MAX_EMBED_DEPTH => {
+                problems
+                    .push("embedded messages nested too deep; the innermost is not opened".into());
+                AttachData::None
+            }
+            Some(AttachmentData::Message(dm)) => {
+                let mut inner = convert_message(dm.as_ref());
+                if let Some(em) = K::embedded(&a) {
+                    let here = format!("{at}/attachment-{n}");
+                    inner.attachments = read_attachments::<K>(&em, &here, depth + 1, problems);
+                }
+                AttachData::Message(Box::new(inner))
+            }
+            None => AttachData::None,
+        };
+        out.push(MapiAttachment { props, data });
+    }
+    out
 }
 
 /// The kind of a message class that is not mail, or `None` for mail (notes, meeting requests,
@@ -361,69 +405,16 @@ fn table_rows(table: &Rc<dyn TableContext>, codepage: Option<i64>) -> Vec<Props>
     rows
 }
 
-fn convert_message(m: &dyn Message, depth: usize, problems: &mut Vec<String>) -> MapiMessage {
+fn convert_message(m: &dyn Message) -> MapiMessage {
     let props = convert_props(m.properties().iter());
     let codepage = message_codepage(&props);
     let recipients = m
         .recipient_table()
         .map(|t| table_rows(t, codepage))
         .unwrap_or_default();
-    let _ = (depth, problems);
     MapiMessage {
         props,
         recipients,
         attachments: vec![],
     }
-}
-
-fn convert_attachment(
-    a: &dyn Attachment,
-    depth: usize,
-    problems: &mut Vec<String>,
-) -> MapiAttachment {
-    let mut props = convert_props(a.properties().iter());
-    // The data is carried in `data`, not duplicated in the property bag.
-    props.remove(&tag::ATTACH_DATA);
-    let data = match a.data() {
-        Some(AttachmentData::Binary(b)) => AttachData::Bytes(b.buffer().to_vec()),
-        Some(AttachmentData::Message(m)) if depth < MAX_EMBED_DEPTH => {
-            let mut inner = convert_message(m.as_ref(), depth + 1, problems);
-            // outlook-pst cannot open the attachments of an embedded message (its reader for
-            // them is private); list them so the gap is visible.
-            if let Some(t) = m.attachment_table() {
-                let names: Vec<String> = table_rows(t, None)
-                    .iter()
-                    .map(|p| {
-                        crate::mapi::str_of(p, tag::ATTACH_LONG_FILENAME)
-                            .or(crate::mapi::str_of(p, tag::ATTACH_FILENAME))
-                            .or(crate::mapi::str_of(p, tag::DISPLAY_NAME))
-                            .unwrap_or("(unnamed)")
-                            .to_string()
-                    })
-                    .collect();
-                if !names.is_empty() {
-                    problems.push(format!(
-                        "the embedded message's own attachments are listed but not extracted: {}",
-                        names.join(", ")
-                    ));
-                }
-                inner.attachments = names
-                    .into_iter()
-                    .map(|n| MapiAttachment {
-                        props: [(tag::ATTACH_LONG_FILENAME, Prop::Str(n))]
-                            .into_iter()
-                            .collect(),
-                        data: AttachData::None,
-                    })
-                    .collect();
-            }
-            AttachData::Message(Box::new(inner))
-        }
-        Some(AttachmentData::Message(_)) => {
-            problems.push("embedded messages nested too deep; the innermost is not opened".into());
-            AttachData::None
-        }
-        None => AttachData::None,
-    };
-    MapiAttachment { props, data }
 }

@@ -144,6 +144,9 @@ where
     message: Rc<Pst::Message>,
     properties: AttachmentProperties,
     data: Option<AttachmentData>,
+    /// trove patch: the embedded message with its concrete type, so its own attachments can be
+    /// opened (`AttachmentData::Message` only gives `dyn Message`).
+    embedded: Option<Rc<Pst::Message>>,
 }
 
 impl<Pst> AttachmentInner<Pst>
@@ -365,12 +368,14 @@ where
 
             (properties, data)
         };
+        let mut embedded_message = None;
         if let Some(node) = embedded {
             let message = <<Pst as PstFile>::Message as MessageReadWrite<Pst>>::read_embedded(
                 store.clone(),
                 node,
                 prop_ids,
             )?;
+            embedded_message = Some(message.clone());
             data = Some(AttachmentData::Message(message));
         }
 
@@ -378,6 +383,7 @@ where
             message,
             properties,
             data,
+            embedded: embedded_message,
         })
     }
 }
@@ -387,6 +393,11 @@ pub struct UnicodeAttachment {
 }
 
 impl UnicodeAttachment {
+    /// trove patch: the embedded message of an `afEmbeddedMessage` attachment.
+    pub fn embedded_message(&self) -> Option<Rc<UnicodeMessage>> {
+        self.inner.embedded.clone()
+    }
+
     pub fn read(
         message: Rc<UnicodeMessage>,
         sub_node: NodeId,
@@ -426,6 +437,11 @@ pub struct AnsiAttachment {
 }
 
 impl AnsiAttachment {
+    /// trove patch: the embedded message of an `afEmbeddedMessage` attachment.
+    pub fn embedded_message(&self) -> Option<Rc<AnsiMessage>> {
+        self.inner.embedded.clone()
+    }
+
     pub fn read(
         message: Rc<AnsiMessage>,
         sub_node: NodeId,
