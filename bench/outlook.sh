@@ -15,6 +15,7 @@ COPIES=${COPIES:-40}
 RUNS=${RUNS:-3}
 W=bench/work/outlook
 DATA=../shared/data/outlook/pst
+[ -x /usr/bin/time ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time; }
 command -v readpst >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pst-utils; }
 cargo build --release --locked -q -p trove-cli
 cargo build --release --locked -q -p trove-extract --example throughput
@@ -35,10 +36,9 @@ done
 MAILS=$((MAILS * COPIES))
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-time_run() { # label, command...: prints "seconds peak_kb"
-  local out
-  out=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-  echo "$out"
+time_run() { # command...: prints "seconds peak_kb"
+  /usr/bin/time -f '%e %M' -o "$W/time.txt" "$@" >/dev/null 2>&1
+  tail -1 "$W/time.txt"
 }
 
 trove_t=(); trove_m=(); readpst_t=(); readpst_m=()

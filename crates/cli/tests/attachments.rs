@@ -11,14 +11,26 @@ use serde_json::Value;
 use std::io::Write;
 use std::process::Command;
 
-/// A one-page PDF with `text` in Helvetica (hand-built: objects, xref table, trailer).
+/// A one-page PDF with `text` in Helvetica.
 fn pdf(text: &str) -> Vec<u8> {
     let content = format!("BT /F1 24 Tf 72 720 Td ({text}) Tj ET");
+    pdf_of(
+        format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len()
+        )
+        .into_bytes(),
+    )
+}
+
+/// A one-page PDF whose content stream object is `contents` (hand-built: objects, xref table,
+/// trailer).
+fn pdf_of(contents: Vec<u8>) -> Vec<u8> {
     let objs: Vec<Vec<u8>> = vec![
         b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
-        format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()).into_bytes(),
+        contents,
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
     ];
     let mut out = b"%PDF-1.4\n".to_vec();
@@ -277,4 +289,81 @@ fn ocr_reads_images_and_scanned_pdfs_only_when_asked() {
         let t = x["text"]["text"].as_str().unwrap().to_uppercase();
         assert!(t.contains("QUIXOTIC HARBOUR"), "{}: {t}", x["filename"]);
     }
+}
+
+/// Sets `[extract]` keys in an archive's trove.toml.
+fn set_extract(a: &TestArchive, key: &str, value: u64) {
+    let p = a.path().join("trove.toml");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let start = text.find(&format!("\n{key} = ")).unwrap() + 1;
+    let end = start + text[start..].find('\n').unwrap();
+    let mut text = text;
+    text.replace_range(start..end, &format!("{key} = {value}"));
+    std::fs::write(p, text).unwrap();
+}
+
+#[test]
+fn an_extractor_past_its_memory_limit_is_a_finding_not_a_dead_ingest() {
+    // A PDF whose one content stream inflates to 600 MiB: the extractor's child process hits
+    // its address-space limit and dies; the ingest process never holds the inflated stream.
+    let inflated = vec![b' '; 600 << 20];
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(&inflated).unwrap();
+    let stream = z.finish().unwrap();
+    drop(inflated);
+    let bomb = pdf_of(
+        [
+            format!(
+                "<< /Length {} /Filter /FlateDecode >>\nstream\n",
+                stream.len()
+            )
+            .into_bytes(),
+            stream,
+            b"\nendstream".to_vec(),
+        ]
+        .concat(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bomb.eml");
+    std::fs::write(
+        &path,
+        message(
+            "bomb",
+            &[
+                ("bomb.pdf", "application/pdf", bomb),
+                ("ok.pdf", "application/pdf", pdf("Kathmandu")),
+            ],
+        ),
+    )
+    .unwrap();
+    let a = TestArchive::new();
+    set_extract(&a, "memory_limit_bytes", 256 << 20);
+    let (out, peak) = common::run_measuring_peak_rss({
+        let mut c = a.cmd(&["ingest", "--json", path.to_str().unwrap()]);
+        c.env_remove("TROVE_LOG");
+        c
+    });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = a.jsonl(&["ls"])[0]["id"].as_str().unwrap().to_string();
+    let it = a.json(&["show", &id]);
+    let bad = it["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["filename"] == "bomb.pdf")
+        .unwrap();
+    let problem = bad["text"]["problem"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{bad}"));
+    assert!(problem.contains("went past its memory limit"), "{problem}");
+    assert_eq!(
+        hits(&a, "attachment:kathmandu"),
+        vec![id],
+        "the other attachment is read"
+    );
+    assert!(peak < 300 << 20, "ingest peak RSS {} MB", peak >> 20);
 }

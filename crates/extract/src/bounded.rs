@@ -59,6 +59,8 @@ fn in_child(exe: &PathBuf, kind: Kind, bytes: &[u8], opts: &Options) -> Result<S
             &opts.max_input_bytes.to_string(),
             &opts.memory_limit_bytes.to_string(),
         ])
+        // Its failures become findings; a backtrace would only bury the reason.
+        .env("RUST_BACKTRACE", "0")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -118,12 +120,13 @@ fn in_child(exe: &PathBuf, kind: Kind, bytes: &[u8], opts: &Options) -> Result<S
                 .trim()
                 .to_string();
             Err(match (s.code(), why.is_empty()) {
-                (Some(1), false) => why,
-                (Some(101), _) | (Some(2), _) => format!("the {} extractor crashed", kind.as_str()),
-                _ if why.contains("memory allocation") => format!(
+                // Rust reports a failed allocation on stderr, then aborts.
+                _ if err.contains("memory allocation of") => format!(
                     "the {} extractor went past its memory limit (extract.memory_limit_bytes)",
                     kind.as_str()
                 ),
+                (Some(1), false) => why,
+                (Some(101), _) | (Some(2), _) => format!("the {} extractor crashed", kind.as_str()),
                 (code, _) => format!(
                     "the {} extractor failed ({}){}",
                     kind.as_str(),
