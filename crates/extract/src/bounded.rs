@@ -10,7 +10,7 @@
 use crate::{Kind, Options, formats};
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -50,42 +50,59 @@ fn in_thread(kind: Kind, bytes: &[u8], opts: &Options) -> Result<String, String>
     })
 }
 
-fn in_child(exe: &PathBuf, kind: Kind, bytes: &[u8], opts: &Options) -> Result<String, String> {
-    let mut child = Command::new(exe)
-        .args([
-            "__extract",
-            kind.as_str(),
-            &opts.max_text_bytes.to_string(),
-            &opts.max_input_bytes.to_string(),
-            &opts.memory_limit_bytes.to_string(),
-        ])
-        // Its failures become findings; a backtrace would only bury the reason.
-        .env("RUST_BACKTRACE", "0")
-        .stdin(Stdio::piped())
+/// What a child process left: its exit status (`None` when it was killed at the deadline), the
+/// start of its stdout and of its stderr.
+pub(crate) struct ChildRun {
+    pub status: Option<ExitStatus>,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+/// Reads `r` to the end, keeping the first `cap` bytes: a child must never block on a full pipe.
+fn drain(mut r: impl Read, cap: usize) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) | Err(_) => return kept,
+            Ok(n) => {
+                let room = cap.saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+        }
+    }
+}
+
+/// Runs `cmd` until it exits or `timeout` passes (then kills it), feeding `input` on stdin;
+/// stdin, stdout and stderr are served on threads.
+pub(crate) fn run_child(
+    mut cmd: Command,
+    input: Option<Vec<u8>>,
+    timeout: Duration,
+    out_cap: usize,
+) -> Result<ChildRun, String> {
+    let name = cmd.get_program().to_string_lossy().to_string();
+    let mut child = cmd
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("extractor process not started: {e}"))?;
-    let mut stdin = child.stdin.take().ok_or("no stdin")?;
-    let mut stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut stderr = child.stderr.take().ok_or("no stderr")?;
-    let data = bytes.to_vec();
-    // Feeding and draining on threads: a child that stops reading must not block us.
-    let feeder = std::thread::spawn(move || {
-        let _ = stdin.write_all(&data);
-    });
-    let cap = opts.max_text_bytes as u64 + 1024;
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = (&mut stdout).take(cap).read_to_end(&mut out);
-        out
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        let _ = (&mut stderr).take(4096).read_to_string(&mut out);
-        out
-    });
-    let deadline = Instant::now() + opts.timeout;
+        .map_err(|e| format!("{name} not started: {e}"))?;
+    let feeder = match (input, child.stdin.take()) {
+        (Some(data), Some(mut stdin)) => Some(std::thread::spawn(move || {
+            let _ = stdin.write_all(&data);
+        })),
+        _ => None,
+    };
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let out_reader = std::thread::spawn(move || drain(stdout, out_cap));
+    let err_reader = std::thread::spawn(move || drain(stderr, 4096));
+    let deadline = Instant::now() + timeout;
     let status = loop {
         match child.try_wait() {
             Ok(Some(s)) => break Some(s),
@@ -95,12 +112,38 @@ fn in_child(exe: &PathBuf, kind: Kind, bytes: &[u8], opts: &Options) -> Result<S
                 break None;
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(format!("extractor process lost: {e}")),
+            Err(e) => return Err(format!("{name} lost: {e}")),
         }
     };
-    let _ = feeder.join();
-    let out = reader.join().unwrap_or_default();
-    let err = err_reader.join().unwrap_or_default();
+    if let Some(f) = feeder {
+        let _ = f.join();
+    }
+    Ok(ChildRun {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned(),
+    })
+}
+
+fn in_child(exe: &PathBuf, kind: Kind, bytes: &[u8], opts: &Options) -> Result<String, String> {
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        "__extract",
+        kind.as_str(),
+        &opts.max_text_bytes.to_string(),
+        &opts.max_input_bytes.to_string(),
+        &opts.memory_limit_bytes.to_string(),
+    ])
+    // Its failures become findings; a backtrace would only bury the reason.
+    .env("RUST_BACKTRACE", "0");
+    let run = run_child(
+        cmd,
+        Some(bytes.to_vec()),
+        opts.timeout,
+        opts.max_text_bytes + 1024,
+    )
+    .map_err(|e| format!("extractor process: {e}"))?;
+    let (status, out, err) = (run.status, run.stdout, run.stderr);
     match status {
         None => Err(format!(
             "timed out after {} s (extract.timeout_seconds); the extractor was stopped",

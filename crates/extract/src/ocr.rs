@@ -5,7 +5,7 @@
 use crate::Options;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Pages of one PDF read by OCR at most.
 const MAX_PDF_PAGES: u32 = 50;
@@ -47,46 +47,16 @@ fn run_tesseract(path: &std::path::Path, opts: &Options) -> Result<String, Strin
     Ok(out)
 }
 
-fn run_with_deadline(mut cmd: Command, timeout: Duration) -> Result<String, String> {
+fn run_with_deadline(cmd: Command, timeout: Duration) -> Result<String, String> {
     let name = cmd.get_program().to_string_lossy().to_string();
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("{name} not started: {e}"))?;
-    let mut stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut stderr = child.stderr.take().ok_or("no stderr")?;
-    let reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut std::io::Read::take(&mut stdout, 8 << 20), &mut v);
-        v
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut std::io::Read::take(&mut stderr, 4096), &mut s);
-        s
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break Some(s),
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(format!("{name} lost: {e}")),
-        }
-    };
-    let out = reader.join().unwrap_or_default();
-    let err = err_reader.join().unwrap_or_default();
-    match status {
+    let run = crate::bounded::run_child(cmd, None, timeout, 8 << 20)?;
+    match run.status {
         None => Err(format!("{name} timed out after {} s", timeout.as_secs())),
-        Some(s) if s.success() => Ok(String::from_utf8_lossy(&out).into_owned()),
+        Some(s) if s.success() => Ok(String::from_utf8_lossy(&run.stdout).into_owned()),
         Some(_) => Err(format!(
             "{name} failed: {}",
-            err.lines()
+            run.stderr
+                .lines()
                 .rev()
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("no message")

@@ -45,6 +45,12 @@ pub enum Event {
     },
 }
 
+/// A stream copied out for random access.
+enum Spooled {
+    Mem(Vec<u8>),
+    File(File, crate::unit::Spill),
+}
+
 /// The consumer went away (the writer failed); stop walking.
 #[derive(Debug)]
 pub struct Cancelled;
@@ -503,55 +509,24 @@ impl Walker<'_> {
                 self.read_stream(label, inner_head, &mut guard, depth + 1, total, expect)
             }
             Detected::Tar => self.read_tar(label, head, rest, depth + 1, total),
-            Detected::Zip => {
-                // Zip needs random access: spool the stream (to memory, or a temp file if large).
-                let mut buf = SpillBuf::new(self.limits.max_in_memory_bytes, 0, &self.tmp_dir);
-                if let Err(e) = copy_into(&head, rest, &mut buf) {
-                    self.skip(label, describe_io(&e))?;
-                    return Ok(false);
+            // Zip archives and Outlook stores need random access: the stream is spooled.
+            Detected::Zip => match self.spool_seekable(label, head, rest)? {
+                Some(Spooled::Mem(v)) => self.read_zip(label, Cursor::new(v), depth + 1, total),
+                Some(Spooled::File(f, _spill)) => {
+                    self.read_zip(label, BufReader::new(f), depth + 1, total)
                 }
-                match buf.finish() {
-                    Ok(Payload::Mem(v)) => self.read_zip(label, Cursor::new(v), depth + 1, total),
-                    Ok(Payload::Spilled(s)) => match File::open(&s.path) {
-                        Ok(f) => self.read_zip(label, BufReader::new(f), depth + 1, total),
-                        Err(e) => {
-                            self.skip(label, describe_io(&e))?;
-                            Ok(false)
-                        }
-                    },
-                    Err(e) => {
-                        self.skip(label, describe_io(&e))?;
-                        Ok(false)
-                    }
-                }
-            }
+                None => Ok(false),
+            },
             Detected::Pst | Detected::Cfb => {
-                // A store inside an archive is spooled for the random access its reader needs.
                 let is_pst = kind == Detected::Pst;
-                let mut buf = SpillBuf::new(self.limits.max_in_memory_bytes, 0, &self.tmp_dir);
-                if let Err(e) = copy_into(&head, rest, &mut buf) {
-                    self.skip(label, describe_io(&e))?;
-                    return Ok(false);
-                }
-                match buf.finish() {
-                    Ok(Payload::Mem(v)) => {
+                match self.spool_seekable(label, head, rest)? {
+                    Some(Spooled::Mem(v)) => {
                         self.read_outlook(label, is_pst, crate::walk_outlook::StoreSource::Mem(&v))
                     }
-                    Ok(Payload::Spilled(s)) => match File::open(&s.path) {
-                        Ok(f) => self.read_outlook(
-                            label,
-                            is_pst,
-                            crate::walk_outlook::StoreSource::File(&f),
-                        ),
-                        Err(e) => {
-                            self.skip(label, describe_io(&e))?;
-                            Ok(false)
-                        }
-                    },
-                    Err(e) => {
-                        self.skip(label, describe_io(&e))?;
-                        Ok(false)
+                    Some(Spooled::File(f, _spill)) => {
+                        self.read_outlook(label, is_pst, crate::walk_outlook::StoreSource::File(&f))
                     }
+                    None => Ok(false),
                 }
             }
             Detected::Emlx => self.read_emlx(label, head, rest),
@@ -579,6 +554,28 @@ impl Walker<'_> {
                 Ok(true)
             }
         }
+    }
+
+    /// Spools a stream for a reader that needs random access: to memory, or to a temporary
+    /// file when large (the `Spill` keeps that file alive). `None` once the reason it could not
+    /// be spooled is reported.
+    fn spool_seekable(
+        &mut self,
+        label: &str,
+        head: Vec<u8>,
+        rest: &mut dyn Read,
+    ) -> Result<Option<Spooled>, Cancelled> {
+        Ok(match self.spool(label, head, rest)? {
+            Some(Payload::Mem(v)) => Some(Spooled::Mem(v)),
+            Some(Payload::Spilled(s)) => match File::open(&s.path) {
+                Ok(f) => Some(Spooled::File(f, s)),
+                Err(e) => {
+                    self.skip(label, describe_io(&e))?;
+                    None
+                }
+            },
+            None => None,
+        })
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -60,7 +60,8 @@ fn unit(
 }
 
 impl Walker<'_> {
-    fn spool(
+    /// Copies a stream to memory, or to a temporary file when large.
+    pub(crate) fn spool(
         &mut self,
         label: &str,
         head: Vec<u8>,
