@@ -598,3 +598,23 @@ fn an_ost_is_read_as_a_store_and_a_2013_store_is_named_not_guessed() {
         "{r}"
     );
 }
+
+#[test]
+fn an_emlx_that_only_mentions_the_partial_marker_stays_original_bytes() {
+    let msg = b"From: a@example.org\nSubject: notes\nMessage-ID: <n@example.org>\n\nApple writes X-Apple-Content-Length: 12 on parts it leaves out.\n";
+    let mut file = format!("{}\n", msg.len()).into_bytes();
+    file.extend_from_slice(msg);
+    file.extend_from_slice(
+        b"<?xml version=\"1.0\"?><plist><dict><key>flags</key><integer>1</integer></dict></plist>",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("5.emlx");
+    std::fs::write(&path, file).unwrap();
+    let a = TestArchive::new();
+    a.ingest(&[&path]);
+    let id = a.jsonl(&["ls"])[0]["id"].as_str().unwrap().to_string();
+    let it = a.json(&["show", &id]);
+    assert_eq!(it["reconstructed"], false, "{it}");
+    assert_eq!(it["provenance"][0]["flags"], "S");
+    assert_eq!(a.ok(&["raw", &id]), msg.to_vec());
+}

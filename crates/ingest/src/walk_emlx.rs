@@ -93,6 +93,18 @@ impl Walker<'_> {
                     .then(|| emlx::attachments_dir(Path::new(label)))
                     .flatten();
                 let filled = emlx::fill_parts(&bytes, dir.as_deref());
+                if filled.filled.is_empty() && filled.missing.is_empty() {
+                    // The marker was only mentioned (e.g. in a body): the message is complete
+                    // and stays the original bytes.
+                    return self.emit_emlx(
+                        label,
+                        offset,
+                        flags,
+                        ctx,
+                        Payload::Mem(bytes),
+                        findings,
+                    );
+                }
                 ctx.reconstructed = true;
                 let names: Vec<String> = filled
                     .filled
@@ -124,6 +136,18 @@ impl Walker<'_> {
             }
             p => p,
         };
+        self.emit_emlx(label, offset, flags, ctx, payload, findings)
+    }
+
+    fn emit_emlx(
+        &mut self,
+        label: &str,
+        offset: u64,
+        flags: Option<u64>,
+        ctx: SourceContext,
+        payload: Payload,
+        findings: Vec<Finding>,
+    ) -> Result<bool, Cancelled> {
         self.send(Event::Unit(RawUnit {
             prov: Provenance {
                 path: label.to_string(),
