@@ -90,38 +90,49 @@ impl Walker<'_> {
         let mut problems: Vec<(String, String)> = Vec::new();
         let mut password = false;
         // Units are emitted as the reader meets them: memory holds one message at a time.
-        let res = read_pst(&|| src.open(), &mut |e| {
-            match e {
-                PstEvent::Store(info) => password = info.password,
-                PstEvent::Mail(m) => {
-                    let path = format!("{label}!{}/{:#x}", m.folder, m.node_id);
-                    let ctx = SourceContext {
-                        store_sha256: Some(store_sha.clone()),
-                        node_id: Some(format!("{:#x}", m.node_id)),
-                        folder: Some(m.folder.clone()),
-                        message_class: Some(m.message_class.clone()).filter(|c| !c.is_empty()),
-                        store_password: password,
-                        ..Default::default()
-                    };
-                    let origin = format!("Outlook store node {:#x}", m.node_id);
-                    if self
-                        .emit_mapi(&path, &m.message, ctx, &origin, SourceFormat::Pst)
-                        .is_err()
-                    {
-                        cancelled = true;
-                        return ControlFlow::Break(());
+        // The store reader is third-party code over hostile bytes: a panic in it ends this store
+        // with a reason (what was emitted before stays), never the ingest.
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            read_pst(&|| src.open(), &mut |e| {
+                match e {
+                    PstEvent::Store(info) => password = info.password,
+                    PstEvent::Mail(m) => {
+                        let path = format!("{label}!{}/{:#x}", m.folder, m.node_id);
+                        let ctx = SourceContext {
+                            store_sha256: Some(store_sha.clone()),
+                            node_id: Some(format!("{:#x}", m.node_id)),
+                            folder: Some(m.folder.clone()),
+                            message_class: Some(m.message_class.clone()).filter(|c| !c.is_empty()),
+                            store_password: password,
+                            ..Default::default()
+                        };
+                        let origin = format!("Outlook store node {:#x}", m.node_id);
+                        if self
+                            .emit_mapi(&path, &m.message, ctx, &origin, SourceFormat::Pst)
+                            .is_err()
+                        {
+                            cancelled = true;
+                            return ControlFlow::Break(());
+                        }
                     }
+                    PstEvent::NotMail { folder, kind, .. } => {
+                        *not_mail.entry(folder).or_default().entry(kind).or_default() += 1;
+                    }
+                    PstEvent::Problem { at, reason } => problems.push((at, reason)),
                 }
-                PstEvent::NotMail { folder, kind, .. } => {
-                    *not_mail.entry(folder).or_default().entry(kind).or_default() += 1;
-                }
-                PstEvent::Problem { at, reason } => problems.push((at, reason)),
-            }
-            ControlFlow::Continue(())
-        });
+                ControlFlow::Continue(())
+            })
+        }));
         if cancelled {
             return Err(Cancelled);
         }
+        let res = match res {
+            Ok(r) => r,
+            Err(_) => {
+                self.skip(label, "the Outlook store reader crashed on this store (reported as a bug); items read before it are kept")?;
+                return Ok(false);
+            }
+        };
         let info = match res {
             Ok(i) => i,
             Err(e) => {
