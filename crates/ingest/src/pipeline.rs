@@ -230,7 +230,11 @@ pub fn ingest(
         let parse_limits = limits.clone();
         let verifier = (&keyring, &verify_opts);
         let parser = s.spawn(move || {
+            let mut may_train = blobs.wants_dictionary();
             for batch in rx_events {
+                if may_train {
+                    may_train = !train_dictionary(blobs, &batch);
+                }
                 let processed: Result<Vec<Outcome>> = batch
                     .into_par_iter()
                     .map(|e| process(e, blobs, &parse_limits, verifier, &xopts))
@@ -309,6 +313,32 @@ pub fn ingest(
     stored.problems.clear();
     catalog.finish_run(run, &serde_json::to_string(&stored).unwrap_or_default())?;
     Ok(summary)
+}
+
+/// Trains the blob store's dictionary from a batch's units held in memory, when there are enough
+/// of them (`DICT_MIN_*`). Returns whether it is settled: trained, or failed (which costs only
+/// compression, so it is logged and not retried in this run).
+fn train_dictionary(blobs: &dyn BlobStore, batch: &[Event]) -> bool {
+    let samples: Vec<&[u8]> = batch
+        .iter()
+        .filter_map(|e| match e {
+            Event::Unit(RawUnit {
+                payload: crate::unit::Payload::Mem(v),
+                ..
+            }) if !v.is_empty() => Some(v.as_slice()),
+            _ => None,
+        })
+        .collect();
+    let bytes: usize = samples.iter().map(|s| s.len()).sum();
+    if samples.len() < trove_store::blob::DICT_MIN_SAMPLES
+        || bytes < trove_store::blob::DICT_MIN_BYTES
+    {
+        return false;
+    }
+    if let Err(e) = blobs.train_dictionary(&samples) {
+        tracing::warn!("no compression dictionary: {e}");
+    }
+    true
 }
 
 fn process(

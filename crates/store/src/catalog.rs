@@ -14,7 +14,7 @@ use trove_model::{
     SourceContext, rfc3339_utc,
 };
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,15 +54,18 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE INDEX IF NOT EXISTS items_date ON items(date_utc);
 CREATE INDEX IF NOT EXISTS items_native ON items(native_id);
-CREATE TABLE IF NOT EXISTS addresses (
+-- Names and addresses recur across thousands of items: each distinct one is stored once
+-- (halved the catalog's address tables on list mail). Read through the `addresses` view.
+CREATE TABLE IF NOT EXISTS strings (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS item_addresses (
     item_seq INTEGER NOT NULL,
     role TEXT NOT NULL,
     pos INTEGER NOT NULL,
-    name TEXT,
-    address TEXT,
+    name_id INTEGER,
+    address_id INTEGER,
     PRIMARY KEY (item_seq, role, pos)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS addresses_addr ON addresses(address);
+CREATE INDEX IF NOT EXISTS item_addresses_addr ON item_addresses(address_id);
 CREATE TABLE IF NOT EXISTS attachments (
     item_seq INTEGER NOT NULL,
     pos INTEGER NOT NULL,
@@ -229,6 +232,29 @@ CREATE TABLE IF NOT EXISTS inputs_done (
 const INDEXES_V2: &str = r#"
 CREATE INDEX IF NOT EXISTS items_conversation ON items(conversation, conv_seq);
 CREATE INDEX IF NOT EXISTS items_thread ON items(thread);
+"#;
+
+/// The `addresses` view, created with the schema or by the version 4 migration (which first
+/// moves the version 3 table out of its name).
+const ADDRESSES_VIEW: &str = r#"
+CREATE VIEW IF NOT EXISTS addresses AS
+    SELECT ia.item_seq AS item_seq, ia.role AS role, ia.pos AS pos, n.text AS name, a.text AS address
+    FROM item_addresses ia
+    LEFT JOIN strings n ON n.id = ia.name_id
+    LEFT JOIN strings a ON a.id = ia.address_id;
+"#;
+
+/// Brings a version 3 catalog's `addresses` table to the interned form of version 4.
+const MIGRATE_3_TO_4: &str = r#"
+ALTER TABLE addresses RENAME TO addresses_v3;
+INSERT OR IGNORE INTO strings(text) SELECT name FROM addresses_v3 WHERE name IS NOT NULL;
+INSERT OR IGNORE INTO strings(text) SELECT address FROM addresses_v3 WHERE address IS NOT NULL;
+INSERT OR IGNORE INTO item_addresses(item_seq, role, pos, name_id, address_id)
+    SELECT item_seq, role, pos,
+           (SELECT id FROM strings WHERE text = name),
+           (SELECT id FROM strings WHERE text = address)
+    FROM addresses_v3;
+DROP TABLE addresses_v3;
 "#;
 
 /// Brings a version 1 catalog (email only) to version 2. Derived columns start empty and the
@@ -441,11 +467,24 @@ impl Catalog {
                     .map_err(err)?;
                 }
                 Some(v) if v == SCHEMA_VERSION.to_string() => {}
-                Some(v) if v == "1" || v == "2" => {
+                Some(v) if v == "1" || v == "2" || v == "3" => {
                     if v == "1" {
                         conn.execute_batch(MIGRATE_1_TO_2).map_err(err)?;
                     }
-                    // Version 3 only adds tables, which SCHEMA has just created.
+                    // Version 3 only adds tables, which SCHEMA has just created; version 4
+                    // interns addresses.
+                    let old_table: bool = conn
+                        .query_row(
+                            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'addresses' \
+                             AND type = 'table'",
+                            [],
+                            |r| r.get(0),
+                        )
+                        .map_err(err)?;
+                    if old_table {
+                        conn.execute_batch(&format!("BEGIN; {MIGRATE_3_TO_4} COMMIT;"))
+                            .map_err(err)?;
+                    }
                     conn.execute(
                         "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
                         [SCHEMA_VERSION.to_string()],
@@ -459,6 +498,7 @@ impl Catalog {
                 }
             }
             conn.execute_batch(INDEXES_V2).map_err(err)?;
+            conn.execute_batch(ADDRESSES_VIEW).map_err(err)?;
         }
         Ok(Self { conn })
     }
@@ -778,6 +818,26 @@ pub enum Recorded {
 }
 
 impl CatalogTx<'_> {
+    /// The id of a name or address in `strings`, adding it the first time it is seen.
+    fn intern(&self, text: &str) -> Result<i64> {
+        let mut find = self
+            .tx
+            .prepare_cached("SELECT id FROM strings WHERE text = ?1")
+            .map_err(Error::sql)?;
+        if let Some(id) = find
+            .query_row([text], |r| r.get(0))
+            .optional()
+            .map_err(Error::sql)?
+        {
+            return Ok(id);
+        }
+        self.tx
+            .prepare_cached("INSERT INTO strings(text) VALUES (?1)")
+            .and_then(|mut s| s.execute([text]))
+            .map_err(Error::sql)?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
     pub fn item_exists(&self, raw: &Sha256Hash) -> Result<bool> {
         let mut stmt = self
             .tx
@@ -838,19 +898,24 @@ impl CatalogTx<'_> {
         let mut addr = self
             .tx
             .prepare_cached(
-                "INSERT OR IGNORE INTO addresses(item_seq, role, pos, name, address) \
+                "INSERT OR IGNORE INTO item_addresses(item_seq, role, pos, name_id, address_id) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )
             .map_err(Error::sql)?;
         let mut pos_by_role = [0i64; 6];
         for (role, mb) in &e.addresses {
             let slot = AddressRole::ALL.iter().position(|r| r == role).unwrap_or(0);
+            let name = mb.name.as_deref().map(|n| self.intern(n)).transpose()?;
+            let address = mb
+                .normalized_address()
+                .map(|a| self.intern(&a))
+                .transpose()?;
             addr.execute(params![
                 seq,
                 role.as_str(),
                 pos_by_role[slot],
-                mb.name,
-                mb.normalized_address()
+                name,
+                address
             ])
             .map_err(Error::sql)?;
             pos_by_role[slot] += 1;
@@ -1035,5 +1100,85 @@ mod tests {
                 .expect("snap"),
             3
         );
+    }
+
+    #[test]
+    fn addresses_are_interned_and_a_version_3_catalog_migrates() {
+        use trove_model::{AddressRole, Mailbox};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("catalog.sqlite");
+        let mb = |name: Option<&str>, address: Option<&str>| Mailbox {
+            name: name.map(str::to_string),
+            address: address.map(str::to_string),
+        };
+        let record = ItemRecord {
+            addresses: vec![
+                (
+                    AddressRole::From,
+                    mb(Some("Ralf"), Some("Ralf@Linux-MIPS.org")),
+                ),
+                (AddressRole::To, mb(None, Some("list@example.org"))),
+                (AddressRole::Cc, mb(Some("Only A Name"), None)),
+                (AddressRole::Cc, mb(Some("Ralf"), Some("list@example.org"))),
+            ],
+            ..Default::default()
+        };
+        let mut w = Catalog::open(&path).expect("open");
+        let run = w.start_run(&[]).expect("run");
+        let tx = w.begin().expect("begin");
+        let prov = Provenance {
+            path: "a.eml".into(),
+            offset: None,
+            format: "eml".into(),
+            flags: None,
+            context: Default::default(),
+        };
+        let item = NewItem {
+            raw_sha256: &Sha256Hash([7; 32]),
+            size: 1,
+            record: &record,
+        };
+        tx.record_item(&item, &prov, run).expect("record");
+        tx.commit().expect("commit");
+        let seq = w.max_seq().expect("seq");
+        let want = w.addresses(seq).expect("addresses");
+        assert_eq!(want.len(), 4);
+        assert_eq!(want[0].1.address.as_deref(), Some("ralf@linux-mips.org"));
+        let distinct: i64 = w
+            .conn
+            .query_row("SELECT COUNT(*) FROM strings", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(
+            distinct, 4,
+            "Ralf, list@, the address and the lone name, once each"
+        );
+
+        // Turn it back into version 3 (one table of plain strings), as an older trove wrote it.
+        w.conn
+            .execute_batch(
+                "CREATE TABLE addresses_plain AS SELECT * FROM addresses;
+                 DROP VIEW addresses;
+                 CREATE TABLE addresses (item_seq INTEGER NOT NULL, role TEXT NOT NULL,
+                     pos INTEGER NOT NULL, name TEXT, address TEXT,
+                     PRIMARY KEY (item_seq, role, pos)) WITHOUT ROWID;
+                 INSERT INTO addresses SELECT * FROM addresses_plain;
+                 DROP TABLE addresses_plain;
+                 DELETE FROM item_addresses; DELETE FROM strings;
+                 UPDATE meta SET value = '3' WHERE key = 'schema_version';",
+            )
+            .expect("downgrade");
+        drop(w);
+        let w = Catalog::open(&path).expect("migrating open");
+        assert_eq!(w.addresses(seq).expect("addresses"), want);
+        let (version, kind): (String, String) = w
+            .conn
+            .query_row(
+                "SELECT (SELECT value FROM meta WHERE key = 'schema_version'), \
+                 (SELECT type FROM sqlite_master WHERE name = 'addresses')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("meta");
+        assert_eq!((version.as_str(), kind.as_str()), ("4", "view"));
     }
 }
