@@ -18,24 +18,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rounds: usize = args.get(3).and_then(|r| r.parse().ok()).unwrap_or(5);
     let opts = SearchOptions::default();
     let mut times: Vec<Duration> = Vec::new();
+    let mut worst: Vec<(Duration, &str)> = queries
+        .iter()
+        .map(|q| (Duration::ZERO, q.as_str()))
+        .collect();
     for _ in 0..rounds {
-        for q in &queries {
+        for (q, w) in queries.iter().zip(worst.iter_mut()) {
             let t = Instant::now();
             let compiled = index.compile(&parse(q)?)?;
             let res = index.search(&compiled, &opts)?;
             std::hint::black_box(res);
-            times.push(t.elapsed());
+            let took = t.elapsed();
+            w.0 = w.0.max(took);
+            times.push(took);
         }
     }
     times.sort();
+    // The slowest queries, so a p99 can be traced to its cause.
+    worst.sort_by_key(|w| std::cmp::Reverse(w.0));
+    let slowest: Vec<String> = worst
+        .iter()
+        .take(3)
+        .map(|(d, q)| {
+            format!(
+                "{{\"query\": {q:?}, \"max_ms\": {:.3}}}",
+                d.as_secs_f64() * 1e3
+            )
+        })
+        .collect();
     let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3;
     println!(
-        "{{\"queries\": {}, \"runs\": {}, \"docs\": {}, \"p50_ms\": {:.3}, \"p99_ms\": {:.3}}}",
+        "{{\"queries\": {}, \"runs\": {}, \"docs\": {}, \"p50_ms\": {:.3}, \"p99_ms\": {:.3}, \"slowest\": [{}]}}",
         queries.len(),
         times.len(),
         index.num_docs(),
         pct(0.5),
-        pct(0.99)
+        pct(0.99),
+        slowest.join(", ")
     );
     Ok(())
 }
