@@ -360,10 +360,13 @@ impl SearchIndex {
         let (schema, fields) = schema();
         let mmap = tantivy::directory::MmapDirectory::open(dir)
             .map_err(|e| Error::Tantivy(tantivy::TantivyError::from(e)))?;
-        let index = Index::open_or_create(mmap, schema.clone())?;
+        let mut index = Index::open_or_create(mmap, schema.clone())?;
         if index.schema() != schema {
             return Err(Error::SchemaChanged);
         }
+        // Segments are searched in parallel, one thread per core: a large archive has five or
+        // six segments, and a word in most messages scores them all (bench/growth.sh p99).
+        index.set_default_multithread_executor()?;
         analysis::register(index.tokenizers());
         let reader = index
             .reader_builder()
