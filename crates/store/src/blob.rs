@@ -60,8 +60,9 @@ pub struct FsBlobStore {
     tmp: PathBuf,
     level: i32,
     counter: AtomicU64,
-    /// The dictionary new blobs are compressed with, once the archive has one.
-    dict: RwLock<Option<&'static Dict>>,
+    /// The dictionary new blobs are compressed with, once the archive has one. Read from disk on
+    /// first use (the outer `None`), so commands that never touch a blob never pay for it.
+    dict: RwLock<Option<Option<&'static Dict>>>,
 }
 
 /// A prepared dictionary. Prepared dictionaries are kept for the life of the process (one per
@@ -119,32 +120,34 @@ impl FsBlobStore {
     }
 
     pub fn new(root: PathBuf, tmp: PathBuf) -> Self {
-        let store = Self {
+        Self {
             root,
             tmp,
             level: 3,
             counter: AtomicU64::new(0),
             dict: RwLock::new(None),
-        };
+        }
+    }
+
+    /// The archive's dictionary for new blobs, if it has one.
+    fn current_dict(&self) -> Option<&'static Dict> {
+        if let Some(d) = *self.dict.read().unwrap_or_else(|p| p.into_inner()) {
+            return d;
+        }
         // The lowest id, should a killed training have left a second one: any choice is correct
-        // (frames name their dictionary), this one is stable.
-        let first = read_dir_sorted(&store.dict_dir())
+        // (frames name their dictionary), this one is stable. An unreadable one is not used for
+        // writing; reading a blob that needs it names the problem.
+        let found = read_dir_sorted(&self.dict_dir())
             .unwrap_or_default()
             .into_iter()
             .filter_map(|p| {
-                let id = p
-                    .file_name()?
-                    .to_str()?
-                    .strip_suffix(".zdict")?
-                    .parse::<u32>()
-                    .ok()?;
-                Some(id)
+                let id = p.file_name()?.to_str()?.strip_suffix(".zdict")?;
+                id.parse::<u32>().ok()
             })
-            .min();
-        if let Some(d) = first.and_then(|id| store.dictionary(id).ok()) {
-            *store.dict.write().unwrap_or_else(|p| p.into_inner()) = Some(d);
-        }
-        store
+            .min()
+            .and_then(|id| self.dictionary(id).ok());
+        let mut slot = self.dict.write().unwrap_or_else(|p| p.into_inner());
+        *slot.get_or_insert(found)
     }
 
     fn dict_dir(&self) -> PathBuf {
@@ -174,8 +177,7 @@ impl FsBlobStore {
         let Some(id) = zstd::zstd_safe::get_dict_id_from_frame(head) else {
             return Ok(None);
         };
-        let current = *self.dict.read().unwrap_or_else(|p| p.into_inner());
-        match current.filter(|d| d.id == id.get()) {
+        match self.current_dict().filter(|d| d.id == id.get()) {
             Some(d) => Ok(Some(d)),
             None => self
                 .dictionary(id.get())
@@ -235,6 +237,7 @@ impl FsBlobStore {
         if self.contains(hash) {
             return Ok(false);
         }
+        let dict = self.current_dict();
         let tmp = self.temp_path();
         let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let written = CCTX.with(|cell| -> io::Result<()> {
@@ -245,7 +248,7 @@ impl FsBlobStore {
                 .map_err(zstd_err)?;
             ctx.set_parameter(CParameter::CompressionLevel(self.level))
                 .map_err(zstd_err)?;
-            if let Some(d) = *self.dict.read().unwrap_or_else(|p| p.into_inner()) {
+            if let Some(d) = dict {
                 ctx.ref_cdict(d.encoder.as_cdict()).map_err(zstd_err)?;
             }
             let mut enc = zstd::stream::write::Encoder::with_context(file, ctx);
@@ -336,10 +339,7 @@ impl BlobStore for FsBlobStore {
     }
 
     fn wants_dictionary(&self) -> bool {
-        self.dict
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_none()
+        self.current_dict().is_none()
     }
 
     /// Trains a dictionary, makes it durable, then uses it for every blob written after. Blobs
@@ -366,7 +366,7 @@ impl BlobStore for FsBlobStore {
                 .and_then(|d| d.sync_all())
                 .map_err(|e| Error::io(&dir, e))?;
         }
-        *self.dict.write().unwrap_or_else(|p| p.into_inner()) = Some(d);
+        *self.dict.write().unwrap_or_else(|p| p.into_inner()) = Some(Some(d));
         Ok(())
     }
 
