@@ -102,6 +102,9 @@ pub struct Fields {
     tag: Field,
 }
 
+/// Documents from which a search runs the index's segments in parallel.
+const PARALLEL_SEARCH_MIN_DOCS: u64 = 250_000;
+
 fn text(analyzer: &str, positions: bool) -> TextOptions {
     let opt = if positions {
         IndexRecordOption::WithFreqsAndPositions
@@ -364,9 +367,18 @@ impl SearchIndex {
         if index.schema() != schema {
             return Err(Error::SchemaChanged);
         }
-        // Segments are searched in parallel, one thread per core: a large archive has five or
-        // six segments, and a word in most messages scores them all (bench/growth.sh p99).
-        index.set_default_multithread_executor()?;
+        // A large archive's segments are searched in parallel, one thread per core: it has five
+        // or six, and a word in most messages scores them all (bench/growth.sh p99 at 1M). Below
+        // that the thread pool costs more than it saves: starting it slowed whole-process
+        // searches, and a loaded web server only traded requests between threads.
+        let docs: u64 = index
+            .searchable_segment_metas()?
+            .iter()
+            .map(|m| u64::from(m.num_docs()))
+            .sum();
+        if docs >= PARALLEL_SEARCH_MIN_DOCS {
+            index.set_default_multithread_executor()?;
+        }
         analysis::register(index.tokenizers());
         let reader = index
             .reader_builder()

@@ -63,6 +63,9 @@ pub struct FsBlobStore {
     /// The dictionary new blobs are compressed with, once the archive has one. Read from disk on
     /// first use (the outer `None`), so commands that never touch a blob never pay for it.
     dict: RwLock<Option<Option<&'static Dict>>>,
+    /// Every dictionary read so far, by id (a server started before the archive had one meets
+    /// it on every new blob).
+    dicts_by_id: Mutex<HashMap<u32, &'static Dict>>,
 }
 
 /// A prepared dictionary. Prepared dictionaries are kept for the life of the process (one per
@@ -126,6 +129,7 @@ impl FsBlobStore {
             level: 3,
             counter: AtomicU64::new(0),
             dict: RwLock::new(None),
+            dicts_by_id: Mutex::new(HashMap::new()),
         }
     }
 
@@ -160,6 +164,10 @@ impl FsBlobStore {
 
     /// The dictionary with this id, read from the archive.
     fn dictionary(&self, id: u32) -> Result<&'static Dict> {
+        let mut known = self.dicts_by_id.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(d) = known.get(&id) {
+            return Ok(*d);
+        }
         let p = self.dict_path(id);
         let bytes = fs::read(&p).map_err(|e| Error::io(&p, e))?;
         let d = dict_by_content(&bytes, self.level)?;
@@ -169,6 +177,7 @@ impl FsBlobStore {
                 io::Error::other(format!("the file holds dictionary {}", d.id)),
             ));
         }
+        known.insert(id, d);
         Ok(d)
     }
 
