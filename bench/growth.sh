@@ -28,6 +28,12 @@ for n in $SIZES; do
   raw_bytes=$(zcat "$corpus" | wc -c)
   a=$WORK/g-trove-$n
   rm -rf "$a"
+  # The archive takes about 1.5x the corpus at a million messages: fail now, not at 98%.
+  avail=$(df --output=avail -B1 "$WORK" | tail -1)
+  if [ "$avail" -lt $((raw_bytes * 3 / 2)) ]; then
+    echo "growth: $n messages need about $((raw_bytes * 3 / 2 / 1000000000)) GB free in $WORK, have $((avail / 1000000000)) GB" >&2
+    exit 1
+  fi
   "$TROVE" init "$a" > /dev/null
   # The 1M corpus decompresses to 6.6 GB, over the default 4 GiB a single member may expand to.
   sed -i 's/^max_member_bytes = .*/max_member_bytes = 17179869184/' "$a/trove.toml"
