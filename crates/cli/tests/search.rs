@@ -168,6 +168,25 @@ fn json_shape_paging_sorting_and_facets() {
 }
 
 #[test]
+fn a_large_ingest_trains_one_compression_dictionary_and_every_blob_reads_back() {
+    let a = mips();
+    let dicts: Vec<String> = fs::read_dir(a.path().join("blobs/dict"))
+        .expect("a dictionary folder after 2,336 messages")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(dicts.len(), 1, "{dicts:?}");
+    assert!(dicts[0].ends_with(".zdict"), "{dicts:?}");
+    // fsck rehashes every blob, those written before the dictionary and after.
+    let f = a.json(&["fsck"]);
+    assert_eq!(f["ok"], true, "{f}");
+    assert!(f["blobs"].as_u64().unwrap() >= 2336, "{f}");
+    assert!(
+        f["problems"].as_array().is_some_and(|p| p.is_empty()),
+        "{f}"
+    );
+}
+
+#[test]
 fn reindex_gives_the_same_results() {
     let a = TestArchive::new();
     a.ingest(&[&linux_mips(1996)]);
