@@ -6,6 +6,7 @@
 
 use crate::dkim::{self, SigParams};
 use crate::keys::{KeyMaterial, KeyRecord};
+use crate::message::Message;
 use crate::{ArcResult, ArcSetResult, KeyRing, Options, SignatureResult, Verdict, canon};
 use mail_auth::AuthenticatedMessage;
 use mail_auth::arc::ChainValidation;
@@ -14,11 +15,7 @@ use mail_auth::dkim::Canonicalization;
 /// RFC 8617 §4.2.1 caps a chain at 50 sets.
 const MAX_SETS: usize = 50;
 
-pub(crate) fn check_chain(
-    msg: &AuthenticatedMessage<'_>,
-    keys: &KeyRing,
-    opts: &Options,
-) -> Option<ArcResult> {
+pub(crate) fn check_chain(msg: &Message<'_>, keys: &KeyRing, opts: &Options) -> Option<ArcResult> {
     let n = msg.ams_headers.len();
     if n == 0 && msg.as_headers.is_empty() && msg.aar_headers.is_empty() && !msg.has_arc_errors {
         return None;

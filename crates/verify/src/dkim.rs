@@ -1,6 +1,7 @@
 //! One signature at a time: body hash, key, maths, then the verdict.
 
 use crate::keys::{KeyError, KeyMaterial, KeyRecord, StoredKey};
+use crate::message::Message;
 use crate::{KeyRing, Options, SignatureResult, Verdict, canon, rfc3339};
 use mail_auth::AuthenticatedMessage;
 use mail_auth::common::crypto::{Algorithm, HashAlgorithm};
@@ -70,11 +71,7 @@ pub(crate) fn algorithm_name(a: Algorithm) -> &'static str {
 }
 
 /// Every DKIM-Signature of the message, in header order (top first).
-pub(crate) fn check_all(
-    msg: &AuthenticatedMessage<'_>,
-    keys: &KeyRing,
-    opts: &Options,
-) -> Vec<SignatureResult> {
+pub(crate) fn check_all(msg: &Message<'_>, keys: &KeyRing, opts: &Options) -> Vec<SignatureResult> {
     let base = msg.raw_message.as_ptr() as usize;
     let mut out: Vec<(usize, SignatureResult)> = Vec::new();
     for h in &msg.dkim_headers {
@@ -136,30 +133,9 @@ pub(crate) fn unreadable(value: &[u8], err: &mail_auth::Error) -> SignatureResul
 }
 
 /// Body hash check: (matches, unsigned canonical bytes beyond `l=`, reason if it cannot match).
-pub(crate) fn body_check(
-    msg: &AuthenticatedMessage<'_>,
-    p: &SigParams<'_>,
-) -> (bool, u64, Option<String>) {
-    let ha = HashAlgorithm::from(p.a);
-    if p.l == 0 {
-        // mail-auth has hashed each (canonicalisation, hash) pair of the message once already.
-        let cached = msg
-            .body_hashes
-            .iter()
-            .find(|(c, h, l, _)| *c == p.cb && *h == ha && *l == 0);
-        // A match settles it. mail-auth 0.13's relaxed body canonicalisation keeps a final
-        // whitespace-only line that RFC 6376 §3.4.4 turns into an empty (and so dropped) line, so
-        // a mismatch is confirmed with our own canonicalisation below.
-        if let Some((_, _, _, bh)) = cached
-            && bh.as_slice() == p.bh
-        {
-            return (true, 0, None);
-        }
-    }
-    // With l= the limit counts canonical bytes, so canonicalise first (the library cuts raw
-    // bytes instead).
-    let canonical = canon::body(p.cb, msg.raw_body());
-    let len = canonical.len() as u64;
+/// With `l=` the limit counts canonical bytes (mail-auth cuts raw bytes instead).
+pub(crate) fn body_check(msg: &Message<'_>, p: &SigParams<'_>) -> (bool, u64, Option<String>) {
+    let (digest, len) = msg.body_hash(p.cb, HashAlgorithm::from(p.a), p.l);
     let limit = if p.l == 0 { len } else { p.l };
     if limit > len {
         return (
@@ -170,11 +146,6 @@ pub(crate) fn body_check(
             )),
         );
     }
-    let signed = &canonical[..limit as usize];
-    let digest = match ha {
-        HashAlgorithm::Sha1 => sha1::Sha1::digest(signed).to_vec(),
-        HashAlgorithm::Sha256 => sha2::Sha256::digest(signed).to_vec(),
-    };
     (digest == p.bh, len - limit, None)
 }
 
@@ -281,7 +252,7 @@ fn usable_keys(
 
 /// Verifies one signature header.
 pub(crate) fn check(
-    msg: &AuthenticatedMessage<'_>,
+    msg: &Message<'_>,
     name: &[u8],
     value: &[u8],
     p: &SigParams<'_>,

@@ -17,6 +17,7 @@ mod canon;
 mod dkim;
 pub mod forensics;
 pub mod keys;
+mod message;
 pub mod recover;
 
 pub use keys::{KeyRing, StoredKey};
@@ -206,31 +207,32 @@ impl Options {
 
 /// Verifies every DKIM signature and the ARC chain of a raw message, and runs the forensics.
 pub fn verify(raw: &[u8], keys: &KeyRing, opts: &Options) -> Verification {
-    // Signers hash CRLF lines; archives often store LF.
-    let crlf = canon::to_crlf(raw);
-    let raw: &[u8] = &crlf;
-    let Some(msg) = mail_auth::AuthenticatedMessage::parse_with_opts(raw, None, false) else {
-        return Verification {
-            verdict: Verdict::Unsigned,
-            signatures: vec![],
-            arc: None,
-            forensics: vec![],
+    // Signers hash CRLF lines; archives often store LF. The header block is converted here; the
+    // body is canonicalised as stored (message.rs).
+    message::with_message(raw, |msg| {
+        let Some(msg) = msg else {
+            return Verification {
+                verdict: Verdict::Unsigned,
+                signatures: vec![],
+                arc: None,
+                forensics: vec![],
+            };
         };
-    };
-    let signatures = dkim::check_all(&msg, keys, opts);
-    let arc = arc::check_chain(&msg, keys, opts);
-    let verdict = signatures
-        .iter()
-        .map(|s| s.verdict)
-        .min()
-        .unwrap_or(Verdict::Unsigned);
-    let forensics = forensics::flags(&msg, &signatures, opts);
-    Verification {
-        verdict,
-        signatures,
-        arc,
-        forensics,
-    }
+        let signatures = dkim::check_all(msg, keys, opts);
+        let arc = arc::check_chain(msg, keys, opts);
+        let verdict = signatures
+            .iter()
+            .map(|s| s.verdict)
+            .min()
+            .unwrap_or(Verdict::Unsigned);
+        let forensics = forensics::flags(msg, &signatures, opts);
+        Verification {
+            verdict,
+            signatures,
+            arc,
+            forensics,
+        }
+    })
 }
 
 /// Unix seconds → RFC 3339 (UTC).

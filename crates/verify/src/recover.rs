@@ -8,7 +8,6 @@
 //! are without the key, so pairs are tried until the GCD has the key's size, and the candidate
 //! must then verify other signatures before it is offered.
 
-use crate::canon;
 use crate::dkim::{SigParams, header_data};
 use mail_auth::common::crypto::Algorithm;
 use rug::Integer;
@@ -61,33 +60,34 @@ pub(crate) fn encode(a: Algorithm, data: &[u8], k: usize) -> Option<Vec<u8>> {
 /// matches `bh=`. A list that rewrote the body usually rewrote signed headers too, so such
 /// signatures would mostly waste a costly GCD.
 pub fn samples(item: &str, raw: &[u8], domain: &str, selector: &str) -> Vec<Sample> {
-    let crlf = canon::to_crlf(raw);
-    let Some(msg) = mail_auth::AuthenticatedMessage::parse_with_opts(&crlf, None, false) else {
-        return vec![];
-    };
-    let mut out = Vec::new();
-    for h in &msg.dkim_headers {
-        let sig = &h.header;
-        if !sig.d.eq_ignore_ascii_case(domain) || !sig.s.eq_ignore_ascii_case(selector) {
-            continue;
+    crate::message::with_message(raw, |msg| {
+        let Some(msg) = msg else {
+            return vec![];
+        };
+        let mut out = Vec::new();
+        for h in &msg.dkim_headers {
+            let sig = &h.header;
+            if !sig.d.eq_ignore_ascii_case(domain) || !sig.s.eq_ignore_ascii_case(selector) {
+                continue;
+            }
+            if sig.a == Algorithm::Ed25519Sha256 || sig.b.is_empty() {
+                continue;
+            }
+            let params = SigParams::from(sig);
+            if !crate::dkim::body_check(msg, &params).0 {
+                continue;
+            }
+            let data = header_data(msg, &params, h.name, h.value);
+            if let Some(encoded) = encode(sig.a, &data, sig.b.len()) {
+                out.push(Sample {
+                    item: item.to_string(),
+                    signature: sig.b.clone(),
+                    encoded,
+                });
+            }
         }
-        if sig.a == Algorithm::Ed25519Sha256 || sig.b.is_empty() {
-            continue;
-        }
-        let params = SigParams::from(sig);
-        if !crate::dkim::body_check(&msg, &params).0 {
-            continue;
-        }
-        let data = header_data(&msg, &params, h.name, h.value);
-        if let Some(encoded) = encode(sig.a, &data, sig.b.len()) {
-            out.push(Sample {
-                item: item.to_string(),
-                signature: sig.b.clone(),
-                encoded,
-            });
-        }
-    }
-    out
+        out
+    })
 }
 
 /// Progress of a recovery, for a progress display.
