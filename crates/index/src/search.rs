@@ -59,8 +59,12 @@ pub struct IndexDoc {
 impl IndexDoc {
     /// Detects the language from subject and body (call once, in the parallel stage).
     pub fn detect_language(&mut self) {
-        let sample = format!("{}\n{}", self.subject, truncate(&self.body, 2000));
-        self.lang = analysis::detect_language(&sample);
+        self.lang = analysis::detect_language(&self.language_sample());
+    }
+
+    /// The text the language is detected from: the subject and the start of the body.
+    pub fn language_sample(&self) -> String {
+        format!("{}\n{}", self.subject, truncate(&self.body, 2000))
     }
 }
 

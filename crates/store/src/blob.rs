@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
 use trove_model::Sha256Hash;
 use zstd::dict::{DecoderDictionary, EncoderDictionary};
@@ -66,6 +66,9 @@ pub struct FsBlobStore {
     /// Every dictionary read so far, by id (a server started before the archive had one meets
     /// it on every new blob).
     dicts_by_id: Mutex<HashMap<u32, &'static Dict>>,
+    /// Whether blobs can be written as unnamed files (`write_unnamed`); cleared, for the life of
+    /// the store, the first time that fails (no `O_TMPFILE` on this file system, no `/proc`).
+    unnamed_works: AtomicBool,
 }
 
 /// A prepared dictionary. Prepared dictionaries are kept for the life of the process (one per
@@ -130,6 +133,7 @@ impl FsBlobStore {
             counter: AtomicU64::new(0),
             dict: RwLock::new(None),
             dicts_by_id: Mutex::new(HashMap::new()),
+            unnamed_works: AtomicBool::new(true),
         }
     }
 
@@ -229,27 +233,66 @@ impl FsBlobStore {
             .join(format!("blob-{}-{n}.tmp", std::process::id()))
     }
 
-    /// Writes a blob through zstd into a temp file, then renames it into place. One compression
-    /// context per thread is reused: creating and clearing one per blob showed as ~4% of an
-    /// ingest profile (ZSTD_createCCtx and its memset).
+    /// Writes a blob through zstd where no reader can see it, then names it in one step (see
+    /// [`Unpublished`]). One compression context per thread is reused: creating and clearing one
+    /// per blob showed as ~4% of an ingest profile (ZSTD_createCCtx and its memset). `fill` may
+    /// run twice, should the unnamed-file way fail on this system.
     fn write_with(
         &self,
         hash: &Sha256Hash,
-        fill: impl FnOnce(&mut zstd::Encoder<'_, File>) -> io::Result<()>,
+        fill: impl Fn(&mut zstd::Encoder<'_, File>) -> io::Result<()>,
     ) -> Result<bool> {
+        let dest = self.path_of(hash);
+        if self.contains(hash) {
+            return Ok(false);
+        }
+        if self.unnamed_works.load(Ordering::Relaxed) {
+            match self.write_unnamed(&dest, &fill) {
+                Ok(()) => return Ok(true),
+                Err(e) => {
+                    tracing::debug!("blobs as unnamed files: {e}; using temp files");
+                    self.unnamed_works.store(false, Ordering::Relaxed);
+                }
+            }
+        }
+        let tmp = self.temp_path();
+        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        if let Err(e) = self.compress_into(file, &fill) {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::io(&tmp, e));
+        }
+        // The folder is made when a rename first finds it missing: asking for it before every
+        // blob was a failed `mkdir` per message (0.7% of an ingest's CPU).
+        let renamed = match fs::rename(&tmp, &dest) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if let Some(dir) = dest.parent() {
+                    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                }
+                fs::rename(&tmp, &dest)
+            }
+            r => r,
+        };
+        if let Err(e) = renamed {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::io(&dest, e));
+        }
+        Ok(true)
+    }
+
+    /// Compresses `fill`'s bytes into `file` with this thread's context and the archive's
+    /// dictionary.
+    fn compress_into(
+        &self,
+        file: File,
+        fill: &impl Fn(&mut zstd::Encoder<'_, File>) -> io::Result<()>,
+    ) -> io::Result<File> {
         use std::cell::RefCell;
         use zstd::zstd_safe::{CCtx, CParameter, ResetDirective};
         thread_local! {
             static CCTX: RefCell<Option<CCtx<'static>>> = const { RefCell::new(None) };
         }
-        let dest = self.path_of(hash);
-        if self.contains(hash) {
-            return Ok(false);
-        }
         let dict = self.current_dict();
-        let tmp = self.temp_path();
-        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let written = CCTX.with(|cell| -> io::Result<()> {
+        CCTX.with(|cell| -> io::Result<File> {
             let mut slot = cell.borrow_mut();
             let ctx = slot.get_or_insert_with(CCtx::create);
             let zstd_err = |code| io::Error::other(zstd::zstd_safe::get_error_name(code));
@@ -262,17 +305,58 @@ impl FsBlobStore {
             }
             let mut enc = zstd::stream::write::Encoder::with_context(file, ctx);
             fill(&mut enc)?;
-            enc.finish()?.flush()
-        });
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(Error::io(&tmp, e));
+            let mut file = enc.finish()?;
+            file.flush()?;
+            Ok(file)
+        })
+    }
+
+    /// Writes a blob as an unnamed file in its own folder (`O_TMPFILE`) and names it with
+    /// `linkat`. Against a named temp file renamed into place, there is no temp name to create
+    /// and remove, the two parse threads no longer queue on one folder's lock, and a crash
+    /// leaves nothing behind. The kernel's share of an ingest's CPU went 28.9% → 25.4% (perf,
+    /// 17,685 list messages: the rename and the folder lock's spinning gone); allocating an
+    /// inode per blob (~11%) remains, and only packing blobs together would remove it.
+    #[cfg(target_os = "linux")]
+    fn write_unnamed(
+        &self,
+        dest: &Path,
+        fill: &impl Fn(&mut zstd::Encoder<'_, File>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+        use std::os::fd::AsRawFd;
+        let dir = dest.parent().unwrap_or(Path::new("."));
+        let open = || {
+            rustix::fs::openat(
+                CWD,
+                dir,
+                OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o644),
+            )
+        };
+        let fd = match open() {
+            Err(rustix::io::Errno::NOENT) => {
+                fs::create_dir_all(dir)?;
+                open()?
+            }
+            r => r?,
+        };
+        let file = self.compress_into(File::from(fd), fill)?;
+        let by_fd = format!("/proc/self/fd/{}", file.as_raw_fd());
+        match rustix::fs::linkat(CWD, by_fd.as_str(), CWD, dest, AtFlags::SYMLINK_FOLLOW) {
+            // The same bytes, stored meanwhile by another thread or process.
+            Ok(()) | Err(rustix::io::Errno::EXIST) => Ok(()),
+            Err(e) => Err(e.into()),
         }
-        if let Some(dir) = dest.parent() {
-            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        fs::rename(&tmp, &dest).map_err(|e| Error::io(&dest, e))?;
-        Ok(true)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn write_unnamed(
+        &self,
+        _dest: &Path,
+        _fill: &impl Fn(&mut zstd::Encoder<'_, File>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
     }
 }
 
@@ -282,9 +366,10 @@ impl BlobStore for FsBlobStore {
     }
 
     fn put_file(&self, hash: &Sha256Hash, path: &Path) -> Result<bool> {
-        let src = File::open(path).map_err(|e| Error::io(path, e))?;
+        // Opened once up front, so that a missing source is named as such.
+        File::open(path).map_err(|e| Error::io(path, e))?;
         self.write_with(hash, |enc| {
-            io::copy(&mut BufReader::new(src), enc).map(|_| ())
+            io::copy(&mut BufReader::new(File::open(path)?), enc).map(|_| ())
         })
     }
 
@@ -428,19 +513,53 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>> {
 mod tests {
     use super::*;
 
+    /// Both ways of writing a blob (unnamed file + `linkat`, temp file + rename) store it whole,
+    /// under its name only, and leave no temp file behind; a file put is read from its path.
     #[test]
     fn put_get_round_trips_and_dedups() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = FsBlobStore::new(dir.path().join("blobs"), dir.path().to_path_buf());
-        let data = b"From: a@b\r\n\r\nbody\x00\xff".repeat(100);
-        let h = Sha256Hash::of(&data);
-        assert!(store.put(&h, &data).expect("put"));
-        assert!(!store.put(&h, &data).expect("second put"));
-        assert_eq!(store.get(&h).expect("get"), data);
-        assert_eq!(store.list().expect("list"), vec![h]);
-        store.sync().expect("sync");
-        let missing = Sha256Hash::of(b"nope");
-        assert!(matches!(store.get(&missing), Err(Error::MissingBlob(_))));
+        for unnamed in [true, false] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let tmp = dir.path().join("tmp");
+            fs::create_dir_all(&tmp).expect("tmp");
+            let store = FsBlobStore::new(dir.path().join("blobs"), tmp.clone());
+            store.unnamed_works.store(unnamed, Ordering::Relaxed);
+            let data = b"From: a@b\r\n\r\nbody\x00\xff".repeat(100);
+            let h = Sha256Hash::of(&data);
+            assert!(store.put(&h, &data).expect("put"));
+            assert!(!store.put(&h, &data).expect("second put"));
+            assert_eq!(store.get(&h).expect("get"), data);
+            let src = dir.path().join("spilled");
+            fs::write(&src, b"spilled to disk").expect("write");
+            let hf = Sha256Hash::of(b"spilled to disk");
+            assert!(store.put_file(&hf, &src).expect("put_file"));
+            assert_eq!(store.get(&hf).expect("get"), b"spilled to disk");
+            let mut listed = store.list().expect("list");
+            listed.sort_by_key(|h| h.0);
+            let mut expected = vec![h, hf];
+            expected.sort_by_key(|h| h.0);
+            assert_eq!(listed, expected);
+            assert_eq!(fs::read_dir(&tmp).expect("tmp").count(), 0);
+            // Two files, one per blob, and nothing else in their folders.
+            let files: usize = fs::read_dir(dir.path().join("blobs"))
+                .expect("blobs")
+                .map(|d| {
+                    fs::read_dir(d.expect("entry").path())
+                        .expect("folder")
+                        .count()
+                })
+                .sum();
+            assert_eq!(files, 2);
+            store.sync().expect("sync");
+            let missing = Sha256Hash::of(b"nope");
+            assert!(matches!(store.get(&missing), Err(Error::MissingBlob(_))));
+            assert!(
+                store
+                    .put_file(&missing, &dir.path().join("absent"))
+                    .is_err()
+            );
+            #[cfg(target_os = "linux")]
+            assert_eq!(store.unnamed_works.load(Ordering::Relaxed), unnamed);
+        }
     }
 
     #[test]
