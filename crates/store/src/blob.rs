@@ -233,10 +233,11 @@ impl FsBlobStore {
             .join(format!("blob-{}-{n}.tmp", std::process::id()))
     }
 
-    /// Writes a blob through zstd where no reader can see it, then names it in one step (see
-    /// [`Unpublished`]). One compression context per thread is reused: creating and clearing one
-    /// per blob showed as ~4% of an ingest profile (ZSTD_createCCtx and its memset). `fill` may
-    /// run twice, should the unnamed-file way fail on this system.
+    /// Writes a blob through zstd where no reader can see it, then names it in one step
+    /// (`write_unnamed`, or a temp file renamed into place). One compression context per thread
+    /// is reused: creating and clearing one per blob showed as ~4% of an ingest profile
+    /// (ZSTD_createCCtx and its memset). `fill` runs twice when this system turns out not to
+    /// support unnamed files.
     fn write_with(
         &self,
         hash: &Sha256Hash,
@@ -249,10 +250,11 @@ impl FsBlobStore {
         if self.unnamed_works.load(Ordering::Relaxed) {
             match self.write_unnamed(&dest, &fill) {
                 Ok(()) => return Ok(true),
-                Err(e) => {
+                Err(Unnamed::Unsupported(e)) => {
                     tracing::debug!("blobs as unnamed files: {e}; using temp files");
                     self.unnamed_works.store(false, Ordering::Relaxed);
                 }
+                Err(Unnamed::Failed(e)) => return Err(Error::io(&dest, e)),
             }
         }
         let tmp = self.temp_path();
@@ -322,8 +324,9 @@ impl FsBlobStore {
         &self,
         dest: &Path,
         fill: &impl Fn(&mut zstd::Encoder<'_, File>) -> io::Result<()>,
-    ) -> io::Result<()> {
+    ) -> std::result::Result<(), Unnamed> {
         use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+        use rustix::io::Errno;
         use std::os::fd::AsRawFd;
         let dir = dest.parent().unwrap_or(Path::new("."));
         let open = || {
@@ -334,19 +337,37 @@ impl FsBlobStore {
                 Mode::from_raw_mode(0o644),
             )
         };
-        let fd = match open() {
-            Err(rustix::io::Errno::NOENT) => {
-                fs::create_dir_all(dir)?;
-                open()?
+        // What a kernel or file system without `O_TMPFILE`, or a process without `/proc`, says.
+        let unsupported = |e: Errno| {
+            if [
+                Errno::OPNOTSUPP,
+                Errno::ISDIR,
+                Errno::INVAL,
+                Errno::NOENT,
+                Errno::PERM,
+            ]
+            .contains(&e)
+            {
+                Unnamed::Unsupported(e.into())
+            } else {
+                Unnamed::Failed(e.into())
             }
-            r => r?,
         };
-        let file = self.compress_into(File::from(fd), fill)?;
+        let fd = match open() {
+            Err(Errno::NOENT) => {
+                fs::create_dir_all(dir).map_err(Unnamed::Failed)?;
+                open().map_err(unsupported)?
+            }
+            r => r.map_err(unsupported)?,
+        };
+        let file = self
+            .compress_into(File::from(fd), fill)
+            .map_err(Unnamed::Failed)?;
         let by_fd = format!("/proc/self/fd/{}", file.as_raw_fd());
         match rustix::fs::linkat(CWD, by_fd.as_str(), CWD, dest, AtFlags::SYMLINK_FOLLOW) {
             // The same bytes, stored meanwhile by another thread or process.
-            Ok(()) | Err(rustix::io::Errno::EXIST) => Ok(()),
-            Err(e) => Err(e.into()),
+            Ok(()) | Err(Errno::EXIST) => Ok(()),
+            Err(e) => Err(unsupported(e)),
         }
     }
 
@@ -355,9 +376,17 @@ impl FsBlobStore {
         &self,
         _dest: &Path,
         _fill: &impl Fn(&mut zstd::Encoder<'_, File>) -> io::Result<()>,
-    ) -> io::Result<()> {
-        Err(io::Error::from(io::ErrorKind::Unsupported))
+    ) -> std::result::Result<(), Unnamed> {
+        Err(Unnamed::Unsupported(io::ErrorKind::Unsupported.into()))
     }
+}
+
+/// Why a blob was not written as an unnamed file.
+enum Unnamed {
+    /// This system cannot: write it the other way.
+    Unsupported(io::Error),
+    /// Writing it failed (a full disk, an unreadable source): the other way would fail too.
+    Failed(io::Error),
 }
 
 impl BlobStore for FsBlobStore {
