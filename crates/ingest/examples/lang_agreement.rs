@@ -8,17 +8,8 @@
 use std::time::Instant;
 use trove_index::analysis::{plainly_english, whatlang_language};
 
-fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
-    for e in std::fs::read_dir(dir)? {
-        let p = e?.path();
-        if p.is_dir() {
-            files(&p, out)?;
-        } else {
-            out.push(p);
-        }
-    }
-    Ok(())
-}
+mod common;
+use common::files;
 
 fn main() {
     let dir = std::env::args()

@@ -10,17 +10,8 @@ use mail_parser::MessageParser;
 use rayon::prelude::*;
 use std::time::Instant;
 
-fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
-    for e in std::fs::read_dir(dir)? {
-        let p = e?.path();
-        if p.is_dir() {
-            files(&p, out)?;
-        } else {
-            out.push(p);
-        }
-    }
-    Ok(())
-}
+mod common;
+use common::files;
 
 /// Parses every message (headers, MIME tree, decoded text bodies), as ingest's parse step does.
 fn parse(m: &[u8]) -> usize {
