@@ -395,10 +395,12 @@ impl BlobStore for FsBlobStore {
     }
 
     fn put_file(&self, hash: &Sha256Hash, path: &Path) -> Result<bool> {
-        // Opened once up front, so that a missing source is named as such.
-        File::open(path).map_err(|e| Error::io(path, e))?;
+        use std::io::{Seek, SeekFrom};
+        let src = File::open(path).map_err(|e| Error::io(path, e))?;
+        // From the start each time: `fill` runs again should unnamed files turn out unsupported.
         self.write_with(hash, |enc| {
-            io::copy(&mut BufReader::new(File::open(path)?), enc).map(|_| ())
+            (&src).seek(SeekFrom::Start(0))?;
+            io::copy(&mut BufReader::new(&src), enc).map(|_| ())
         })
     }
 
