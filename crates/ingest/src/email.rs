@@ -61,14 +61,11 @@ pub fn parse_email(
     }
     let parser = MessageParser::default();
     let too_big = !complete || total_len > limits.max_parse_bytes;
-    // mail-parser has internal `debug_assert!`s that hostile MIME can trip (found by fuzzing:
-    // "Invalid part ID, could not find multipart"). They panic only in builds with debug
-    // assertions; either way the message is kept, read as headers only if the body fails.
     let mut mime_failed = false;
     let msg = if too_big {
         parser.parse_headers(raw)
     } else {
-        catch_unwind(AssertUnwindSafe(|| parser.parse(raw))).unwrap_or_else(|_| {
+        parse_whole(&parser, raw).unwrap_or_else(|| {
             mime_failed = true;
             parser.parse_headers(raw)
         })
@@ -151,44 +148,15 @@ pub fn parse_email(
             attachments: vec![],
         });
     }
-    let depth = mime_depth(&msg);
-    if depth > limits.max_mime_depth as usize {
-        rec.findings.push(Finding::new(
-            "too_deep",
-            format!(
-                "multiparts nested {depth} deep exceed limits.max_mime_depth ({}); body and \
-                 attachments not extracted",
-                limits.max_mime_depth
-            ),
-        ));
+    if let Some(refused) = body_refused(&msg, limits) {
+        rec.findings.push(refused);
         return Ok(ParsedEmail {
             record: rec,
             attachments: vec![],
         });
     }
 
-    if msg.parts.len() as u64 > limits.max_mime_parts as u64 {
-        rec.findings.push(Finding::new(
-            "too_many_parts",
-            format!(
-                "{} MIME parts exceed limits.max_mime_parts ({}); body and attachments not extracted",
-                msg.parts.len(),
-                limits.max_mime_parts
-            ),
-        ));
-        return Ok(ParsedEmail {
-            record: rec,
-            attachments: vec![],
-        });
-    }
-
-    let mut texts = Vec::new();
-    for i in 0..msg.text_body_count() {
-        if let Some(t) = msg.body_text(i).filter(|t| !t.trim().is_empty()) {
-            texts.push(t.into_owned());
-        }
-    }
-    rec.body_text = texts.join("\n\n");
+    rec.body_text = text_of(&msg);
     if msg.parts.iter().any(|p| p.is_encoding_problem) {
         rec.findings.push(Finding::new(
             "encoding_problem",
@@ -228,6 +196,74 @@ pub fn parse_email(
         record: rec,
         attachments,
     })
+}
+
+/// The text a reader sees, and nothing else: what [`parse_email`] puts in `body_text`, for a
+/// message the archive already holds (search snippets). Only the MIME headers are parsed; the
+/// rest were half the cost of a search hit (Received lines alone a tenth). The same limits
+/// apply, so a message whose body ingest did not read has no text here either.
+pub fn body_text(raw: &[u8], total_len: u64, limits: &Limits) -> String {
+    let hdr_bytes = header_block_len(raw).unwrap_or(raw.len()) as u64;
+    if hdr_bytes > limits.max_header_bytes || total_len > limits.max_parse_bytes {
+        return String::new();
+    }
+    let parser = MessageParser::new()
+        .with_mime_headers()
+        .default_header_ignore();
+    match parse_whole(&parser, raw).flatten() {
+        Some(msg) if !msg.headers().is_empty() && body_refused(&msg, limits).is_none() => {
+            text_of(&msg)
+        }
+        _ => String::new(),
+    }
+}
+
+/// Parses headers and MIME parts; `None` if the parser panicked. mail-parser has internal
+/// `debug_assert!`s that hostile MIME can trip (found by fuzzing: "Invalid part ID, could not
+/// find multipart"). They panic only in builds with debug assertions; either way the message
+/// is kept, read as headers only if the body fails.
+fn parse_whole<'x>(
+    parser: &MessageParser,
+    raw: &'x [u8],
+) -> Option<Option<mail_parser::Message<'x>>> {
+    catch_unwind(AssertUnwindSafe(|| parser.parse(raw))).ok()
+}
+
+/// Why the body of a parsed message is not read, if it is over the MIME limits.
+fn body_refused(msg: &mail_parser::Message<'_>, limits: &Limits) -> Option<Finding> {
+    let depth = mime_depth(msg);
+    if depth > limits.max_mime_depth as usize {
+        return Some(Finding::new(
+            "too_deep",
+            format!(
+                "multiparts nested {depth} deep exceed limits.max_mime_depth ({}); body and \
+                 attachments not extracted",
+                limits.max_mime_depth
+            ),
+        ));
+    }
+    if msg.parts.len() as u64 > limits.max_mime_parts as u64 {
+        return Some(Finding::new(
+            "too_many_parts",
+            format!(
+                "{} MIME parts exceed limits.max_mime_parts ({}); body and attachments not extracted",
+                msg.parts.len(),
+                limits.max_mime_parts
+            ),
+        ));
+    }
+    None
+}
+
+/// The readable text parts, joined.
+fn text_of(msg: &mail_parser::Message<'_>) -> String {
+    let mut texts = Vec::new();
+    for i in 0..msg.text_body_count() {
+        if let Some(t) = msg.body_text(i).filter(|t| !t.trim().is_empty()) {
+            texts.push(t.into_owned());
+        }
+    }
+    texts.join("\n\n")
 }
 
 /// How deep multiparts nest (a single-part message is 1). mail-parser flattens parts into one
@@ -317,6 +353,62 @@ mod tests {
 
     fn parse(raw: &[u8]) -> ParsedEmail {
         parse_email(raw, true, raw.len() as u64, &Limits::default()).expect("message")
+    }
+
+    /// Every message of `../shared/data/email/messy` (the mail-parser and notmuch test mail)
+    /// and of linux-mips 2013, with tight limits too so the refusals are compared as well.
+    #[test]
+    fn text_alone_is_the_text_of_the_full_parse_on_real_mail() {
+        use std::io::Read;
+        let data =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/email");
+        assert!(data.is_dir(), "test corpus missing: {}", data.display());
+        let mut messages = Vec::new();
+        let mut stack = vec![data.join("messy")];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).expect("messy corpus") {
+                let p = e.expect("entry").path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_none_or(|x| x != "json") {
+                    messages.push(std::fs::read(&p).expect("read"));
+                }
+            }
+        }
+        let gz =
+            std::fs::File::open(data.join("linux-mips/linux-mips-2013.tar.gz")).expect("corpus");
+        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(gz));
+        for e in tar.entries().expect("tar") {
+            let mut e = e.expect("entry");
+            let mut raw = Vec::new();
+            e.read_to_end(&mut raw).expect("read");
+            messages.push(raw);
+        }
+        assert!(messages.len() > 3000, "only {} messages", messages.len());
+        let tight = Limits {
+            max_mime_parts: 3,
+            max_mime_depth: 2,
+            max_header_bytes: 2048,
+            max_parse_bytes: 8192,
+            ..Limits::default()
+        };
+        let mut with_text = 0;
+        for limits in [Limits::default(), tight] {
+            for raw in &messages {
+                let len = raw.len() as u64;
+                let full = parse_email(raw, true, len, &limits)
+                    .map(|p| p.record.body_text)
+                    .unwrap_or_default();
+                with_text += usize::from(!full.is_empty());
+                assert_eq!(
+                    body_text(raw, len, &limits),
+                    full,
+                    "{}",
+                    String::from_utf8_lossy(&raw[..raw.len().min(300)])
+                );
+            }
+        }
+        assert!(with_text > messages.len(), "{with_text} texts");
     }
 
     fn nested_multipart(levels: usize) -> Vec<u8> {

@@ -141,6 +141,27 @@ pub fn reparse(
     Ok(parse_email(&raw, complete, item.size, limits).ok())
 }
 
+/// An archived item's text alone, as [`reparse`] would give it, for snippets. An email's text
+/// needs only its MIME headers and no provenance (`provenance` is called for other kinds).
+pub fn reparse_text(
+    archive: &Archive,
+    item: &ItemRow,
+    provenance: impl FnOnce() -> Result<Vec<Provenance>>,
+) -> Result<String> {
+    let limits = &archive.settings.limits;
+    if item.kind != "email" {
+        return Ok(reparse(archive, item, &provenance()?)?
+            .map(|p| p.record.body_text)
+            .unwrap_or_default());
+    }
+    // `reparse` reads only the head of an oversized message, and a head has no body text.
+    if item.size > limits.max_in_memory_bytes {
+        return Ok(String::new());
+    }
+    let raw = archive.blobs.get(&item.raw_sha256)?;
+    Ok(crate::email::body_text(&raw, item.size, limits))
+}
+
 /// Re-derives an item's document from its raw blob and the catalog.
 pub(crate) fn doc_from_archive(
     archive: &Archive,

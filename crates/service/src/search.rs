@@ -109,10 +109,9 @@ fn snippet_source(body: &str) -> &str {
 
 /// The item's text, re-derived from its raw bytes (the catalog keeps no copy).
 pub fn body_text(archive: &Archive, catalog: &Catalog, it: &ItemRow) -> Result<String> {
-    let prov = catalog.provenance(&it.raw_sha256)?;
-    Ok(trove_ingest::indexing::reparse(archive, it, &prov)?
-        .map(|p| p.record.body_text)
-        .unwrap_or_default())
+    Ok(trove_ingest::indexing::reparse_text(archive, it, || {
+        Ok(catalog.provenance(&it.raw_sha256)?)
+    })?)
 }
 
 /// Every item matching a query, oldest first.

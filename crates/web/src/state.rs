@@ -57,7 +57,15 @@ pub struct AppState {
     /// `/about` counts scan the whole catalog (a second on 66k items): kept until an ingest
     /// commits or half a minute passes (keys imported since may change the DKIM counts).
     pub about_cache: Mutex<Option<(i64, Instant, serde_json::Value)>>,
+    /// Requests doing catalog, index and blob work at once. Without a bound, 50 connections
+    /// meant 50 blocking threads on 2 cores: each with a cold SQLite page cache, and a tenth
+    /// of the CPU went on futexes and context switches. Waiting requests queue here instead.
+    busy: tokio::sync::Semaphore,
 }
+
+/// Enough that one slow query does not hold up the rest, few enough that the threads and their
+/// catalog connections stay warm.
+const READS_PER_CORE: usize = 2;
 
 thread_local! {
     /// One read-only catalog connection per blocking thread: opening SQLite per request costs
@@ -76,6 +84,9 @@ impl AppState {
             limits: config.limits.clone(),
             last_reload: Mutex::new(Instant::now()),
             about_cache: Mutex::new(None),
+            busy: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()) * READS_PER_CORE,
+            ),
         }))
     }
 
@@ -98,6 +109,8 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&AppState, &Catalog) -> anyhow::Result<T> + Send + 'static,
     {
+        // The semaphore is never closed, so acquiring fails only if it were.
+        let _permit = self.busy.acquire().await.map_err(|_| AppError::Internal)?;
         let me = Arc::clone(self);
         let joined = tokio::task::spawn_blocking(move || {
             me.maybe_reload();
