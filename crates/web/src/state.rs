@@ -60,7 +60,7 @@ pub struct AppState {
     /// Requests doing catalog, index and blob work at once. Without a bound, 50 connections
     /// meant 50 blocking threads on 2 cores: each with a cold SQLite page cache, and a tenth
     /// of the CPU went on futexes and context switches. Waiting requests queue here instead.
-    busy: tokio::sync::Semaphore,
+    busy: Arc<tokio::sync::Semaphore>,
 }
 
 /// Enough that one slow query does not hold up the rest, few enough that the threads and their
@@ -84,9 +84,9 @@ impl AppState {
             limits: config.limits.clone(),
             last_reload: Mutex::new(Instant::now()),
             about_cache: Mutex::new(None),
-            busy: tokio::sync::Semaphore::new(
+            busy: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()) * READS_PER_CORE,
-            ),
+            )),
         }))
     }
 
@@ -110,9 +110,14 @@ impl AppState {
         F: FnOnce(&AppState, &Catalog) -> anyhow::Result<T> + Send + 'static,
     {
         // The semaphore is never closed, so acquiring fails only if it were.
-        let _permit = self.busy.acquire().await.map_err(|_| AppError::Internal)?;
+        let permit = Arc::clone(&self.busy)
+            .acquire_owned()
+            .await
+            .map_err(|_| AppError::Internal)?;
         let me = Arc::clone(self);
         let joined = tokio::task::spawn_blocking(move || {
+            // Held by the work itself, which runs on even if the request is dropped.
+            let _permit = permit;
             me.maybe_reload();
             CATALOG.with(|cell| {
                 let mut slot = cell.borrow_mut();
