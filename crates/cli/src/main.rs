@@ -15,14 +15,6 @@ macro_rules! outln {
     }};
 }
 
-/// mimalloc instead of glibc's malloc: per-thread heaps without a shared lock. Measured on this
-/// 2-core machine (bench/results.md, session 11): web search ~680 -> ~800 req/s, ingest of the
-/// 17,685-message benchmark 9.2 -> 8.5 s, a million messages 1300 -> 1588 msg/s at the same
-/// peak RSS (296 -> 291 MB) with `tune_allocator`'s settings. C libraries (SQLite, zstd) still
-/// use glibc's malloc, hence `limit_malloc_arenas`.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod commands;
 mod demo;
 mod echoes;
@@ -448,27 +440,6 @@ fn limit_malloc_arenas(serving: bool) {
     }
 }
 
-/// How soon mimalloc gives freed memory back. By default it waits (10 ms, ten times that for
-/// whole arenas) so a thread can take it again: what the server wants (purging at once cost it a
-/// fifth of its requests/s). A batch command wants a low peak instead: a million-message ingest
-/// peaked at 355 MB with the defaults and 291 MB purging at once, no slower.
-#[allow(unsafe_code)]
-fn tune_allocator(serving: bool) {
-    use libmimalloc_sys::{mi_option_set, mi_option_t, mi_version};
-    // mimalloc 3's option numbers (`mi_option_e` in its mimalloc.h; the crate names only some).
-    // Another major version is left at its defaults rather than guessed at.
-    const ARENA_EAGER_COMMIT: mi_option_t = 4;
-    const PURGE_DELAY: mi_option_t = 15;
-    // SAFETY: plain calls into the allocator's option table, which it reads atomically.
-    unsafe {
-        if serving || mi_version() / 10000 != 3 {
-            return;
-        }
-        mi_option_set(PURGE_DELAY, 0);
-        mi_option_set(ARENA_EAGER_COMMIT, 0);
-    }
-}
-
 fn main() -> ExitCode {
     // The attachment-extractor helper: this same binary, run by ingest as a bounded child.
     let args: Vec<String> = std::env::args().collect();
@@ -487,16 +458,14 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let serving = matches!(
+    limit_malloc_arenas(matches!(
         cli.command,
         Command::Serve { .. }
             | Command::Demo {
                 no_serve: false,
                 ..
             }
-    );
-    limit_malloc_arenas(serving);
-    tune_allocator(serving);
+    ));
     match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {
