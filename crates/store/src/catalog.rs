@@ -237,6 +237,9 @@ CREATE INDEX IF NOT EXISTS items_conversation ON items(conversation, conv_seq);
 CREATE INDEX IF NOT EXISTS items_thread ON items(thread);
 "#;
 
+/// The thread index alone (rebuilt by a bulk `write_derived`).
+pub(crate) const THREAD_INDEX: &str = "CREATE INDEX IF NOT EXISTS items_thread ON items(thread);";
+
 /// The `addresses` view, created with the schema or by the version 4 migration (which first
 /// moves the version 3 table out of its name).
 const ADDRESSES_VIEW: &str = r#"

@@ -146,6 +146,9 @@ fn json_vec(s: String) -> Vec<String> {
     serde_json::from_str(&s).unwrap_or_default()
 }
 
+/// Items threaded for the first time from which the thread index is sorted afresh, not updated.
+const BULK_THREADING_MIN: i64 = 1_000;
+
 impl Catalog {
     /// How many items [`Catalog::for_each_thread_input`] yields.
     pub fn thread_input_count(&self) -> Result<usize> {
@@ -257,21 +260,53 @@ impl Catalog {
 
     /// Every identity that sent or received an item, with its most frequent display name.
     pub fn seen_identities(&self) -> Result<Vec<SeenIdentity>> {
-        let mut stmt = self
+        // Counted here by interned id, then named and sorted as `GROUP BY address, name ORDER BY
+        // address, n DESC, name` would: SQLite grouped the million-message archive's 7.8 million
+        // address rows in a temporary B-tree (7-11 s; the plain scan takes under 1 s).
+        let mut counts: HashMap<(i64, Option<i64>), u64> = HashMap::new();
+        {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT address_id, name_id FROM item_addresses WHERE +address_id NOTNULL")
+                .map_err(Error::sql)?;
+            let mut rows = stmt.query([]).map_err(Error::sql)?;
+            while let Some(r) = rows.next().map_err(Error::sql)? {
+                let key = (
+                    r.get::<_, i64>(0).map_err(Error::sql)?,
+                    r.get::<_, Option<i64>>(1).map_err(Error::sql)?,
+                );
+                *counts.entry(key).or_default() += 1;
+            }
+        }
+        let mut text = self
             .conn
-            .prepare(
-                "SELECT address, name, COUNT(*) AS n FROM addresses WHERE address IS NOT NULL \
-                 GROUP BY address, name ORDER BY address, n DESC, name",
-            )
+            .prepare_cached("SELECT text FROM strings WHERE id = ?1")
             .map_err(Error::sql)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
-            })
-            .map_err(Error::sql)?;
+        let mut names: HashMap<i64, Option<String>> = HashMap::new();
+        let mut name_of = |id: i64| -> Result<Option<String>> {
+            if let Some(t) = names.get(&id) {
+                return Ok(t.clone());
+            }
+            let t: Option<String> = text
+                .query_row([id], |r| r.get(0))
+                .optional()
+                .map_err(Error::sql)?;
+            names.insert(id, t.clone());
+            Ok(t)
+        };
+        let mut rows: Vec<(String, u64, Option<String>)> = Vec::with_capacity(counts.len());
+        for ((addr, name), n) in counts {
+            // An id without its string reads as NULL through the view: no address, no row.
+            let Some(addr) = name_of(addr)? else { continue };
+            let name = match name {
+                Some(id) => name_of(id)?,
+                None => None,
+            };
+            rows.push((addr, n, name));
+        }
+        rows.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
         let mut out: Vec<SeenIdentity> = vec![];
-        for row in rows {
-            let (addr, name) = row.map_err(Error::sql)?;
+        for (addr, _, name) in rows {
             let identity = identity_of_address(&addr);
             match out.last_mut() {
                 Some(last) if last.identity == identity => {
@@ -321,32 +356,87 @@ impl Catalog {
         Ok(())
     }
 
-    /// Replaces every derived relation with `d`, atomically.
+    /// Replaces every derived relation with `d`, atomically. Items are rewritten only where their thread, parent or
+    /// conversation position changed: clearing and setting every item's columns rewrote the
+    /// whole items table twice, after every ingest however small (a million-message archive's
+    /// rebuild took 29 s; 9 s now when nothing changed, 19 s after its first ingest). The new values go to a temporary table, and one
+    /// `UPDATE … FROM` compares them with the current ones.
     pub fn write_derived(&mut self, d: &Derived) -> Result<()> {
         let tx = self.conn.transaction().map_err(Error::sql)?;
         tx.execute_batch(
-            "UPDATE items SET thread = NULL, parent_seq = NULL, parent_ghost = NULL, \
-             conv_seq = NULL; DELETE FROM conversations; DELETE FROM actors; \
-             DELETE FROM actor_identities;",
+            "CREATE TEMP TABLE IF NOT EXISTS derived_new (seq INTEGER PRIMARY KEY, \
+             thread_seq INTEGER, parent_seq INTEGER, parent_ghost TEXT, conv_seq INTEGER); \
+             DELETE FROM temp.derived_new; \
+             DELETE FROM conversations; DELETE FROM actors; DELETE FROM actor_identities;",
         )
         .map_err(Error::sql)?;
         {
             let mut st = tx
-                .prepare(&format!(
-                    "UPDATE items SET thread = (SELECT substr(raw_sha256, 1, {}) FROM items \
-                     WHERE seq = ?2), parent_seq = ?3, parent_ghost = ?4 WHERE seq = ?1",
-                    trove_model::ITEM_ID_HEX_LEN
-                ))
+                .prepare(
+                    "INSERT INTO temp.derived_new(seq, thread_seq, parent_seq, parent_ghost) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                )
                 .map_err(Error::sql)?;
             for t in &d.threads {
                 st.execute(params![t.seq, t.thread_seq, t.parent_seq, t.parent_ghost])
                     .map_err(Error::sql)?;
             }
             let mut st = tx
-                .prepare("UPDATE items SET conv_seq = ?2 WHERE seq = ?1")
+                .prepare(
+                    "INSERT INTO temp.derived_new(seq, conv_seq) VALUES (?1, ?2) \
+                     ON CONFLICT(seq) DO UPDATE SET conv_seq = excluded.conv_seq",
+                )
                 .map_err(Error::sql)?;
             for (seq, n) in &d.conv_seqs {
                 st.execute(params![seq, n]).map_err(Error::sql)?;
+            }
+            // Threading many items for the first time (a fresh ingest) inserts as many random
+            // keys into the thread index: dropping it and sorting it afresh, within this
+            // transaction, took a fresh million-message rebuild from 27 to 19 s.
+            let unthreaded: i64 = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM temp.derived_new d JOIN items i ON i.seq = d.seq \
+                     WHERE d.thread_seq IS NOT NULL AND i.thread IS NULL",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(Error::sql)?;
+            let rebuild_index = unthreaded >= BULK_THREADING_MIN
+                && unthreaded.saturating_mul(2) >= d.threads.len() as i64;
+            if rebuild_index {
+                tx.execute_batch("DROP INDEX IF EXISTS items_thread")
+                    .map_err(Error::sql)?;
+            }
+            tx.execute(
+                &format!(
+                    "UPDATE items SET thread = n.thread, parent_seq = n.parent_seq, \
+                     parent_ghost = n.parent_ghost, conv_seq = n.conv_seq \
+                     FROM (SELECT d.seq, substr(r.raw_sha256, 1, {}) AS thread, d.parent_seq, \
+                           d.parent_ghost, d.conv_seq \
+                           FROM temp.derived_new d LEFT JOIN items r ON r.seq = d.thread_seq) AS n \
+                     WHERE items.seq = n.seq AND (items.thread IS NOT n.thread \
+                       OR items.parent_seq IS NOT n.parent_seq \
+                       OR items.parent_ghost IS NOT n.parent_ghost \
+                       OR items.conv_seq IS NOT n.conv_seq)",
+                    trove_model::ITEM_ID_HEX_LEN
+                ),
+                [],
+            )
+            .map_err(Error::sql)?;
+            tx.execute(
+                "UPDATE items SET thread = NULL, parent_seq = NULL, parent_ghost = NULL, \
+                 conv_seq = NULL \
+                 WHERE (thread IS NOT NULL OR parent_seq IS NOT NULL \
+                        OR parent_ghost IS NOT NULL OR conv_seq IS NOT NULL) \
+                   AND seq NOT IN (SELECT seq FROM temp.derived_new)",
+                [],
+            )
+            .map_err(Error::sql)?;
+            tx.execute("DELETE FROM temp.derived_new", [])
+                .map_err(Error::sql)?;
+            if rebuild_index {
+                tx.execute_batch(crate::catalog::THREAD_INDEX)
+                    .map_err(Error::sql)?;
             }
             let mut st = tx
                 .prepare(
