@@ -365,3 +365,58 @@ fn search_finds_what_ingest_just_added_and_duplicates_update_sources() {
     let ids: BTreeSet<String> = ids(&a, "", &[]).into_iter().collect();
     assert_eq!(ids.len(), 1);
 }
+
+/// A page of hits is counted and collected in one pass (unless the query is one term, which is
+/// counted apart): every page must be the same slice of the full list, which takes the other
+/// path, and carry the same total.
+#[test]
+fn pages_counted_in_one_pass_are_slices_of_the_full_list() {
+    let a = mips();
+    let queries = [
+        "kernel",
+        "subject:kernel",
+        "mips",
+        "\"linux kernel\"",
+        "kernel panic",
+        "bug OR fix",
+        "indy OR sgi",
+        "subject:re -subject:patch",
+        "date:1997-06..1997-09",
+        "from:ralf@uni-koblenz.de kernel",
+        "interrupt date:1998",
+    ];
+    for q in queries {
+        for sort in ["relevance", "date", "-date"] {
+            let all = ids(a, q, &["--sort", sort]);
+            assert!(all.len() > 45, "{q}: {} hits", all.len());
+            for offset in [0usize, 20, 45] {
+                let args = [
+                    "search",
+                    q,
+                    "--json",
+                    "--sort",
+                    sort,
+                    "--limit",
+                    "20",
+                    "--offset",
+                    &offset.to_string(),
+                ];
+                let v: Value = serde_json::from_slice(&a.ok(&args)).unwrap();
+                assert_eq!(v["total"], all.len(), "{q} {sort}");
+                let page: Vec<&str> = v["hits"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|h| h["id"].as_str().unwrap())
+                    .collect();
+                let want: Vec<&str> = all
+                    .iter()
+                    .skip(offset)
+                    .take(20)
+                    .map(String::as_str)
+                    .collect();
+                assert_eq!(page, want, "{q} --sort {sort} --offset {offset}");
+            }
+        }
+    }
+}

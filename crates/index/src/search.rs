@@ -716,37 +716,14 @@ impl SearchIndex {
         let opts = opts.clone();
         let fields = self.fields.clone();
         with_timeout(opts.timeout, move || {
-            let total = searcher.search(&query, &Count)?;
-            // Collectors allocate offset + limit slots up front: bound both by the hit count, so a
-            // huge offset or limit from a URL costs nothing (it once aborted the process).
-            let offset = opts.offset.min(total);
-            let limit = opts.limit.unwrap_or(total).min(total - offset).max(1);
-            let addrs: Vec<(f32, DocAddress)> = if offset >= total {
-                vec![]
-            } else {
-                match opts.sort {
-                    Sort::Relevance => searcher.search(
-                        &query,
-                        &TopDocs::with_limit(limit)
-                            .and_offset(offset)
-                            .order_by_score(),
-                    )?,
-                    Sort::DateAsc | Sort::DateDesc => {
-                        let order = if opts.sort == Sort::DateAsc {
-                            Order::Asc
-                        } else {
-                            Order::Desc
-                        };
-                        let c = TopDocs::with_limit(limit)
-                            .and_offset(offset)
-                            .order_by_fast_field::<i64>("date", order);
-                        searcher
-                            .search(&query, &c)?
-                            .into_iter()
-                            .map(|(_, a)| (0.0, a))
-                            .collect()
-                    }
+            let page = opts
+                .limit
+                .filter(|&l| l > 0 && opts.offset.saturating_add(l) <= ONE_PASS_MAX_HITS);
+            let (total, addrs) = match page {
+                Some(limit) if opts.sort != Sort::Relevance || !prunes(query.as_ref()) => {
+                    count_and_page(&searcher, query.as_ref(), opts.sort, opts.offset, limit)?
                 }
+                _ => count_then_page(&searcher, query.as_ref(), &opts)?,
             };
             let mut hits = Vec::with_capacity(addrs.len());
             for (score, addr) in addrs {
@@ -854,6 +831,87 @@ fn regex_escape(s: &str) -> String {
         }
     }
     out
+}
+
+/// Pages within this many hits are counted and collected in one pass over the matches.
+const ONE_PASS_MAX_HITS: usize = 1000;
+
+/// Whether counting apart and then collecting the top hits by relevance beats one pass: for a
+/// term, whose count is its document frequency and whose top hits skip most matches (block-max
+/// WAND). Anything else visits every match to count it, so collecting in the same pass halves
+/// the work: at a million messages phrases and conjunctions went from 6-11 ms to 3-5 ms, single
+/// words (a disjunction over the text fields) from 1.2-2.2 ms to 1.0-1.3 ms.
+fn prunes(q: &dyn Query) -> bool {
+    q.is::<TermQuery>()
+}
+
+type Page = (usize, Vec<(f32, DocAddress)>);
+
+/// The count and one page, in one pass.
+fn count_and_page(
+    searcher: &tantivy::Searcher,
+    query: &dyn Query,
+    sort: Sort,
+    offset: usize,
+    limit: usize,
+) -> Result<Page> {
+    let top = TopDocs::with_limit(limit).and_offset(offset);
+    Ok(match sort {
+        Sort::Relevance => searcher.search(query, &(Count, top.order_by_score()))?,
+        Sort::DateAsc | Sort::DateDesc => {
+            let order = if sort == Sort::DateAsc {
+                Order::Asc
+            } else {
+                Order::Desc
+            };
+            let (total, docs) = searcher.search(
+                query,
+                &(Count, top.order_by_fast_field::<i64>("date", order)),
+            )?;
+            (total, docs.into_iter().map(|(_, a)| (0.0, a)).collect())
+        }
+    })
+}
+
+/// The count, then the page it bounds (any page size, and the pruning top-k of terms).
+fn count_then_page(
+    searcher: &tantivy::Searcher,
+    query: &dyn Query,
+    opts: &SearchOptions,
+) -> Result<Page> {
+    let total = searcher.search(query, &Count)?;
+    // Collectors allocate offset + limit slots up front: bound both by the hit count, so a
+    // huge offset or limit from a URL costs nothing (it once aborted the process).
+    let offset = opts.offset.min(total);
+    let limit = opts.limit.unwrap_or(total).min(total - offset).max(1);
+    let addrs: Vec<(f32, DocAddress)> = if offset >= total {
+        vec![]
+    } else {
+        match opts.sort {
+            Sort::Relevance => searcher.search(
+                query,
+                &TopDocs::with_limit(limit)
+                    .and_offset(offset)
+                    .order_by_score(),
+            )?,
+            Sort::DateAsc | Sort::DateDesc => {
+                let order = if opts.sort == Sort::DateAsc {
+                    Order::Asc
+                } else {
+                    Order::Desc
+                };
+                let c = TopDocs::with_limit(limit)
+                    .and_offset(offset)
+                    .order_by_fast_field::<i64>("date", order);
+                searcher
+                    .search(query, &c)?
+                    .into_iter()
+                    .map(|(_, a)| (0.0, a))
+                    .collect()
+            }
+        }
+    };
+    Ok((total, addrs))
 }
 
 fn facets(
