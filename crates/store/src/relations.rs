@@ -356,11 +356,12 @@ impl Catalog {
         Ok(())
     }
 
-    /// Replaces every derived relation with `d`, atomically. Items are rewritten only where their thread, parent or
-    /// conversation position changed: clearing and setting every item's columns rewrote the
-    /// whole items table twice, after every ingest however small (a million-message archive's
-    /// rebuild took 29 s; 9 s now when nothing changed, 19 s after its first ingest). The new values go to a temporary table, and one
-    /// `UPDATE … FROM` compares them with the current ones.
+    /// Replaces every derived relation with `d`, atomically. Items are rewritten only where
+    /// their thread, parent or conversation position changed: clearing and setting every item's
+    /// columns rewrote the whole items table twice, after every ingest however small (a
+    /// million-message archive's rebuild took 29 s; now 9 s when nothing changed, 19 s after its
+    /// first ingest). The new values go to a temporary table, and one `UPDATE … FROM` compares
+    /// them with the current ones.
     pub fn write_derived(&mut self, d: &Derived) -> Result<()> {
         let tx = self.conn.transaction().map_err(Error::sql)?;
         tx.execute_batch(
