@@ -77,6 +77,26 @@ PY
     rtf)
       printf '%s' '{\rtf1\ansi\ansicpg1251\fromhtml1 {\*\htmltag19 <p>}\htmlrtf {\b\htmlrtf0 \'"'"'c4\u1046?\par}}' >"$dir/html.rtf"
       python3 -c 'import sys;sys.stdout.buffer.write(bytes.fromhex("2d0000002b0000004c5a4675f1c5c7a703000a007263706731323542320af32068656c090020627705b06c647d0a800fa0"))' >"$dir/lzfu" ;;
+    pack)
+      # A real pack and its index, as the input wants them: 2 bytes giving the index's length,
+      # then the pack, then the index. Written by trove itself from five small messages.
+      local a trove
+      a=$(mktemp -d)
+      (cd .. && cargo build --release --locked -q --bin trove)
+      trove=$(cd .. && pwd)/target/release/trove
+      mkdir -p "$a/in"
+      local small
+      mapfile -t small < <(find "$DATA/email/messy" -type f -name '*.eml' -size -4k | sort)
+      cp "${small[@]:0:5}" "$a/in/"
+      "$trove" init "$a/x" >/dev/null
+      "$trove" --archive "$a/x" ingest --quiet "$a/in" >/dev/null
+      python3 - "$a/x/blobs/packs" "$dir/five-messages" <<'PY'
+import glob, struct, sys
+p = sorted(glob.glob(sys.argv[1] + "/*.pack"))[0]
+pack, idx = open(p, "rb").read(), open(p[:-4] + "idx", "rb").read()
+open(sys.argv[2], "wb").write(struct.pack("<H", len(idx)) + pack + idx)
+PY
+      rm -rf "$a" ;;
     query)
       printf '%s\n' 'from:a subject:"b c" after:2016-01 -d' 'tag:x OR (dkim:pass has:attachment)' >"$dir/q" ;;
     *) ;;  # the target's own seeds, or libFuzzer's empty start

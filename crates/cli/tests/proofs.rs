@@ -300,18 +300,60 @@ fn fsck_finds_a_tampered_blob_catalog_row_and_log_leaf() {
         items[0]["raw_sha256"].as_str().unwrap().to_string(),
         items[1]["raw_sha256"].as_str().unwrap().to_string(),
     );
-    let blob = |h: &str| archive.join(format!("blobs/{}/{h}.zst", &h[..2]));
-
-    // A blob whose content is not what its name says.
-    let saved = fs::read(blob(&a)).unwrap();
-    fs::copy(blob(&b), blob(&a)).unwrap();
+    // A blob whose content is not what its name says: in its pack, the record named `a` now
+    // holds b's frame. The pack's index goes too, so fsck reads the pack record by record.
+    let packs = archive.join("blobs/packs");
+    let saved: Vec<(std::path::PathBuf, Vec<u8>)> = fs::read_dir(&packs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.clone(), fs::read(&p).unwrap()))
+        .collect();
+    let records = |bytes: &[u8]| -> Vec<(String, Vec<u8>)> {
+        let mut out = vec![];
+        let mut at = 0;
+        while at + 40 <= bytes.len() {
+            assert_eq!(&bytes[at..at + 4], b"TRVB");
+            let len = u32::from_le_bytes(bytes[at + 36..at + 40].try_into().unwrap()) as usize;
+            let hash: String = bytes[at + 4..at + 36]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            out.push((hash, bytes[at + 40..at + 40 + len].to_vec()));
+            at += 40 + len;
+        }
+        out
+    };
+    let all: Vec<(String, Vec<u8>)> = saved
+        .iter()
+        .filter(|(p, _)| p.extension().unwrap() == "pack")
+        .flat_map(|(_, bytes)| records(bytes))
+        .collect();
+    let frame_of = |h: &str| all.iter().find(|(x, _)| x == h).unwrap().1.clone();
+    let b_frame = frame_of(&b);
+    for (p, bytes) in &saved {
+        if p.extension().unwrap() == "idx" {
+            fs::remove_file(p).unwrap();
+            continue;
+        }
+        let mut forged = vec![];
+        for (h, frame) in records(bytes) {
+            let frame = if h == a { b_frame.clone() } else { frame };
+            forged.extend_from_slice(b"TRVB");
+            forged.extend((0..32).map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap()));
+            forged.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            forged.extend_from_slice(&frame);
+        }
+        fs::write(p, forged).unwrap();
+    }
     let (code, r) = fsck(&archive);
     assert_eq!(code, Some(65));
     let p = &r["problems"][0];
     assert_eq!(p["kind"], "blob");
     assert_eq!(p["subject"], a);
     assert!(p["found"].as_str().unwrap().contains(&b), "{p}");
-    fs::write(blob(&a), saved).unwrap();
+    for (p, bytes) in &saved {
+        fs::write(p, bytes).unwrap();
+    }
     assert_eq!(fsck(&archive).0, Some(0));
 
     // A catalog row edited after the fact no longer matches its log leaf.

@@ -1,8 +1,10 @@
 //! Content-addressed storage of raw bytes.
 //!
 //! A blob is named by the SHA-256 of its *original* bytes and never rewritten. The local store
-//! compresses with zstd on disk; `get` always returns the original bytes. Writes go to a temporary
-//! file and are renamed into place, so a blob is either absent or complete, even after SIGKILL.
+//! compresses with zstd on disk; `get` always returns the original bytes. Blobs up to 8 MiB are
+//! records in pack files (`pack.rs`: a record is complete or ignored); larger ones are files of
+//! their own, written where no reader sees them and named in one step. Either way a blob is
+//! absent or complete, even after SIGKILL.
 //!
 //! An archive may also hold one zstd dictionary (`blobs/dict/<id>.zdict`), trained once from the
 //! first large batch an ingest sees. Messages of one corpus share most of their header lines, and
@@ -10,12 +12,13 @@
 //! bench/results.md). Every frame names its dictionary id, so a blob stays readable with the
 //! standard `zstd -D` tool; a dictionary, like a blob, is written once and never removed.
 
+use crate::pack::Packs;
 use crate::{Error, Result};
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
 use trove_model::Sha256Hash;
 use zstd::dict::{DecoderDictionary, EncoderDictionary};
@@ -53,8 +56,9 @@ pub trait BlobStore: Send + Sync {
     fn stored_bytes(&self) -> Result<u64>;
 }
 
-/// Blobs under `<archive>/blobs/ab/<sha256>.zst`. Archives written before the one-level layout
-/// have `blobs/ab/cd/<sha256>.zst`; those are still found, and `list` walks both.
+/// Small blobs in `<archive>/blobs/packs/`, others under `<archive>/blobs/ab/<sha256>.zst`.
+/// Archives written before packs have only the latter, and those written before the one-level
+/// layout have `blobs/ab/cd/<sha256>.zst`; all are still found, and `list` walks them all.
 pub struct FsBlobStore {
     root: PathBuf,
     tmp: PathBuf,
@@ -69,6 +73,51 @@ pub struct FsBlobStore {
     /// Whether blobs can be written as unnamed files (`write_unnamed`); cleared, for the life of
     /// the store, the first time that fails (no `O_TMPFILE` on this file system, no `/proc`).
     unnamed_works: AtomicBool,
+    /// Small blobs, packed (`pack.rs`); read from disk on first use.
+    packs: RwLock<Packs>,
+    /// Whether blobs of their own (files under `ab/`) may exist: `LOOSE_UNKNOWN` until looked
+    /// at. An archive without any skips two `stat`s for every blob it stores.
+    loose: AtomicU8,
+    /// This process wrote a blob of its own, which `sync` must make durable.
+    wrote_loose: AtomicBool,
+}
+
+const LOOSE_UNKNOWN: u8 = 0;
+const LOOSE_NONE: u8 = 1;
+const LOOSE_SOME: u8 = 2;
+/// Blobs larger than this are files of their own: they are streamed in and out, where a packed
+/// frame is read whole.
+const PACK_MAX_BLOB_BYTES: usize = 8 << 20;
+
+fn oversized_packed_blob() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "a packed blob larger than packs hold: the pack is damaged",
+    )
+}
+
+/// A packed blob's reader, which fails (rather than filling memory or disk) past the most a pack
+/// holds.
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.left = self
+            .left
+            .checked_sub(n as u64)
+            .ok_or_else(oversized_packed_blob)?;
+        Ok(n)
+    }
+}
+
+/// Where a blob's compressed bytes were found.
+enum Found {
+    Packed(PathBuf, Vec<u8>),
+    Loose(PathBuf, File),
 }
 
 /// A prepared dictionary. Prepared dictionaries are kept for the life of the process (one per
@@ -134,7 +183,127 @@ impl FsBlobStore {
             dict: RwLock::new(None),
             dicts_by_id: Mutex::new(HashMap::new()),
             unnamed_works: AtomicBool::new(true),
+            packs: RwLock::new(Packs::default()),
+            loose: AtomicU8::new(LOOSE_UNKNOWN),
+            wrote_loose: AtomicBool::new(false),
         }
+    }
+
+    fn packs_read(&self) -> Result<std::sync::RwLockReadGuard<'_, Packs>> {
+        {
+            let packs = self.packs.read().unwrap_or_else(|p| p.into_inner());
+            if packs.is_loaded() {
+                return Ok(packs);
+            }
+        }
+        self.refresh_packs()?;
+        Ok(self.packs.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn packs_write(&self) -> Result<std::sync::RwLockWriteGuard<'_, Packs>> {
+        let mut packs = self.packs.write().unwrap_or_else(|p| p.into_inner());
+        if !packs.is_loaded() {
+            packs.refresh(&self.root)?;
+        }
+        Ok(packs)
+    }
+
+    fn refresh_packs(&self) -> Result<()> {
+        self.packs
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .refresh(&self.root)
+    }
+
+    /// Whether blobs of their own may exist in this archive.
+    fn may_have_loose(&self) -> bool {
+        match self.loose.load(Ordering::Relaxed) {
+            LOOSE_NONE => false,
+            LOOSE_SOME => true,
+            _ => {
+                let any = match fs::read_dir(&self.root) {
+                    Ok(rd) => rd.filter_map(|e| e.ok()).any(|e| {
+                        let n = e.file_name();
+                        n.len() == 2
+                            && n.to_str()
+                                .is_some_and(|n| n.chars().all(|c| c.is_ascii_hexdigit()))
+                    }),
+                    Err(e) => e.kind() != io::ErrorKind::NotFound,
+                };
+                let state = if any { LOOSE_SOME } else { LOOSE_NONE };
+                // A blob of its own written meanwhile wins.
+                let _ = self.loose.compare_exchange(
+                    LOOSE_UNKNOWN,
+                    state,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+                self.loose.load(Ordering::Relaxed) == LOOSE_SOME
+            }
+        }
+    }
+
+    /// Finds a blob's compressed bytes: in a pack, or in a file of its own. A miss looks at the
+    /// packs directory again, as another process may have written the blob since this one
+    /// first looked.
+    fn find(&self, hash: &Sha256Hash) -> Result<Found> {
+        for first in [true, false] {
+            {
+                let packs = self.packs_read()?;
+                if let Some(slot) = packs.find(hash)? {
+                    return Ok(Found::Packed(
+                        packs.path(&slot).to_path_buf(),
+                        packs.read(&slot)?,
+                    ));
+                }
+            }
+            match self.open_file(hash) {
+                Ok((p, f)) => return Ok(Found::Loose(p, f)),
+                Err(Error::MissingBlob(_)) if first => self.refresh_packs()?,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::MissingBlob(hash.to_hex()))
+    }
+
+    /// Where a blob's compressed bytes are: the file, the offset and the length. For tools and
+    /// tests that need to look at (or damage) the stored form.
+    pub fn locate(&self, hash: &Sha256Hash) -> Result<Option<(PathBuf, u64, u64)>> {
+        let packs = self.packs_read()?;
+        if let Some(slot) = packs.find(hash)? {
+            return Ok(Some((
+                packs.path(&slot).to_path_buf(),
+                slot.frame_offset,
+                u64::from(slot.frame_len),
+            )));
+        }
+        match self.file_of(hash) {
+            Some(p) => {
+                let len = fs::metadata(&p).map_err(|e| Error::io(&p, e))?.len();
+                Ok(Some((p, 0, len)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a small blob in the pack this process writes. The frame is compressed before the
+    /// pack is locked, so the parse threads only queue for the append itself.
+    fn put_packed(&self, hash: &Sha256Hash, bytes: &[u8]) -> Result<bool> {
+        if self.contains(hash) {
+            return Ok(false);
+        }
+        let frame = self
+            .compress_into(Vec::with_capacity(bytes.len() / 3 + 64), &|enc| {
+                enc.write_all(bytes)
+            })
+            .map_err(|e| Error::io(&self.root, e))?;
+        let mut packs = self.packs_write()?;
+        // Another thread may have stored the same bytes meanwhile.
+        if packs.find(hash)?.is_some() {
+            return Ok(false);
+        }
+        packs.append(&self.root, hash, &frame)?;
+        Ok(true)
     }
 
     /// The archive's dictionary for new blobs, if it has one.
@@ -247,6 +416,8 @@ impl FsBlobStore {
         if self.contains(hash) {
             return Ok(false);
         }
+        self.loose.store(LOOSE_SOME, Ordering::Relaxed);
+        self.wrote_loose.store(true, Ordering::Relaxed);
         if self.unnamed_works.load(Ordering::Relaxed) {
             match self.write_unnamed(&dest, &fill) {
                 Ok(()) => return Ok(true),
@@ -283,18 +454,18 @@ impl FsBlobStore {
 
     /// Compresses `fill`'s bytes into `file` with this thread's context and the archive's
     /// dictionary.
-    fn compress_into(
+    fn compress_into<W: Write>(
         &self,
-        file: File,
-        fill: &impl Fn(&mut zstd::Encoder<'_, File>) -> io::Result<()>,
-    ) -> io::Result<File> {
+        file: W,
+        fill: &impl Fn(&mut zstd::Encoder<'_, W>) -> io::Result<()>,
+    ) -> io::Result<W> {
         use std::cell::RefCell;
         use zstd::zstd_safe::{CCtx, CParameter, ResetDirective};
         thread_local! {
             static CCTX: RefCell<Option<CCtx<'static>>> = const { RefCell::new(None) };
         }
         let dict = self.current_dict();
-        CCTX.with(|cell| -> io::Result<File> {
+        CCTX.with(|cell| -> io::Result<W> {
             let mut slot = cell.borrow_mut();
             let ctx = slot.get_or_insert_with(CCtx::create);
             let zstd_err = |code| io::Error::other(zstd::zstd_safe::get_error_name(code));
@@ -391,6 +562,9 @@ enum Unnamed {
 
 impl BlobStore for FsBlobStore {
     fn put(&self, hash: &Sha256Hash, bytes: &[u8]) -> Result<bool> {
+        if bytes.len() <= PACK_MAX_BLOB_BYTES {
+            return self.put_packed(hash, bytes);
+        }
         self.write_with(hash, |enc| enc.write_all(bytes))
     }
 
@@ -405,12 +579,34 @@ impl BlobStore for FsBlobStore {
     }
 
     fn contains(&self, hash: &Sha256Hash) -> bool {
-        self.file_of(hash).is_some()
+        // An unreadable pack index counts as absent: storing the blob again is safe.
+        let packed = self
+            .packs_read()
+            .and_then(|p| p.find(hash))
+            .is_ok_and(|s| s.is_some());
+        packed || (self.may_have_loose() && self.file_of(hash).is_some())
     }
 
     fn open(&self, hash: &Sha256Hash) -> Result<Box<dyn Read + Send>> {
         use std::io::{Seek, SeekFrom};
-        let (p, mut f) = self.open_file(hash)?;
+        let (p, mut f) = match self.find(hash)? {
+            Found::Loose(p, f) => (p, f),
+            Found::Packed(p, frame) => {
+                let dict = self.dictionary_named(&p, &frame)?;
+                let cursor = io::Cursor::new(frame);
+                let dec = match dict {
+                    Some(d) => {
+                        zstd::Decoder::with_prepared_dictionary(BufReader::new(cursor), &d.decoder)
+                    }
+                    None => zstd::Decoder::new(cursor),
+                }
+                .map_err(|e| Error::io(&p, e))?;
+                return Ok(Box::new(Bounded {
+                    inner: dec,
+                    left: PACK_MAX_BLOB_BYTES as u64,
+                }));
+            }
+        };
         // A frame header is at most 18 bytes.
         let mut head = Vec::with_capacity(18);
         (&mut f)
@@ -434,11 +630,18 @@ impl BlobStore for FsBlobStore {
         thread_local! {
             static DCTX: RefCell<Option<DCtx<'static>>> = const { RefCell::new(None) };
         }
-        let (p, mut f) = self.open_file(hash)?;
-        // Compressed messages are small: one read, then decompress from memory.
-        let mut compressed = Vec::new();
-        f.read_to_end(&mut compressed)
-            .map_err(|e| Error::io(&p, e))?;
+        // A packed blob is at most `PACK_MAX_BLOB_BYTES`: a frame that says more is damage, and
+        // must not fill memory (fuzz target `pack`).
+        let (p, compressed, limit) = match self.find(hash)? {
+            Found::Packed(p, frame) => (p, frame, PACK_MAX_BLOB_BYTES as u64),
+            Found::Loose(p, mut f) => {
+                // Compressed messages are small: one read, then decompress from memory.
+                let mut compressed = Vec::new();
+                f.read_to_end(&mut compressed)
+                    .map_err(|e| Error::io(&p, e))?;
+                (p, compressed, u64::MAX - 1)
+            }
+        };
         let dict = self.dictionary_named(&p, &compressed)?;
         DCTX.with(|cell| {
             let mut slot = cell.borrow_mut();
@@ -450,16 +653,27 @@ impl BlobStore for FsBlobStore {
                     Error::io(&p, io::Error::other(zstd::zstd_safe::get_error_name(c)))
                 })?;
             }
-            let mut dec = zstd::stream::read::Decoder::with_context(&compressed[..], ctx);
+            let dec = zstd::stream::read::Decoder::with_context(&compressed[..], ctx);
             let mut out = Vec::new();
-            dec.read_to_end(&mut out).map_err(|e| Error::io(&p, e))?;
+            dec.take(limit + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| Error::io(&p, e))?;
+            if out.len() as u64 > limit {
+                return Err(Error::io(&p, oversized_packed_blob()));
+            }
             Ok(out)
         })
     }
 
     fn sync(&self) -> Result<()> {
-        let dir = File::open(&self.root).map_err(|e| Error::io(&self.root, e))?;
-        rustix::fs::syncfs(&dir).map_err(|e| Error::io(&self.root, e.into()))?;
+        self.packs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .sync()?;
+        if self.wrote_loose.load(Ordering::Relaxed) {
+            let dir = File::open(&self.root).map_err(|e| Error::io(&self.root, e))?;
+            rustix::fs::syncfs(&dir).map_err(|e| Error::io(&self.root, e.into()))?;
+        }
         Ok(())
     }
 
@@ -496,7 +710,8 @@ impl BlobStore for FsBlobStore {
     }
 
     fn list(&self) -> Result<Vec<Sha256Hash>> {
-        let mut out = Vec::new();
+        self.refresh_packs()?;
+        let mut out = self.packs_read()?.hashes()?;
         let mut add = |f: &Path| {
             let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             if let Some(h) = name.strip_suffix(".zst").and_then(Sha256Hash::from_hex) {
@@ -504,6 +719,9 @@ impl BlobStore for FsBlobStore {
             }
         };
         for a in read_dir_sorted(&self.root)? {
+            if a.file_name().is_some_and(|n| n == "packs" || n == "dict") {
+                continue;
+            }
             for b in read_dir_sorted(&a)? {
                 if b.is_dir() {
                     // The legacy two-level layout.
@@ -520,13 +738,29 @@ impl BlobStore for FsBlobStore {
 
     fn stored_bytes(&self) -> Result<u64> {
         let mut total = 0;
-        for h in self.list()? {
+        let listed = self.list()?;
+        let packs = self.packs_read()?;
+        for h in listed {
+            if packs.find(&h)?.is_some() {
+                continue;
+            }
             let p = self
                 .file_of(&h)
                 .ok_or_else(|| Error::MissingBlob(h.to_hex()))?;
             total += fs::metadata(&p).map_err(|e| Error::io(&p, e))?.len();
         }
-        Ok(total)
+        Ok(total + packs.bytes()?)
+    }
+}
+
+impl Drop for FsBlobStore {
+    /// Closes the pack this process wrote, so readers find its blobs through an index instead
+    /// of scanning it. A process that dies first leaves a pack that readers scan.
+    fn drop(&mut self) {
+        let packs = self.packs.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = packs.close() {
+            tracing::warn!("closing the blob pack: {e}");
+        }
     }
 }
 
@@ -543,16 +777,19 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pack;
 
-    /// Both ways of writing a blob (unnamed file + `linkat`, temp file + rename) store it whole,
-    /// under its name only, and leave no temp file behind; a file put is read from its path.
+    /// Small blobs go to a pack; a file put (and a blob too large to pack) is a file of its own,
+    /// written either way (unnamed file + `linkat`, temp file + rename). All are stored whole,
+    /// once, and nothing is left in the temp folder.
     #[test]
     fn put_get_round_trips_and_dedups() {
         for unnamed in [true, false] {
             let dir = tempfile::tempdir().expect("tempdir");
             let tmp = dir.path().join("tmp");
             fs::create_dir_all(&tmp).expect("tmp");
-            let store = FsBlobStore::new(dir.path().join("blobs"), tmp.clone());
+            let root = dir.path().join("blobs");
+            let store = FsBlobStore::new(root.clone(), tmp.clone());
             store.unnamed_works.store(unnamed, Ordering::Relaxed);
             let data = b"From: a@b\r\n\r\nbody\x00\xff".repeat(100);
             let h = Sha256Hash::of(&data);
@@ -564,22 +801,24 @@ mod tests {
             let hf = Sha256Hash::of(b"spilled to disk");
             assert!(store.put_file(&hf, &src).expect("put_file"));
             assert_eq!(store.get(&hf).expect("get"), b"spilled to disk");
-            let mut listed = store.list().expect("list");
-            listed.sort_by_key(|h| h.0);
-            let mut expected = vec![h, hf];
-            expected.sort_by_key(|h| h.0);
-            assert_eq!(listed, expected);
+            let big: Vec<u8> = (0..PACK_MAX_BLOB_BYTES + 1)
+                .map(|i| (i * 7 % 251) as u8)
+                .collect();
+            let hb = Sha256Hash::of(&big);
+            assert!(store.put(&hb, &big).expect("put big"));
+            assert_eq!(store.get(&hb).expect("get big"), big);
+            let mut expected = vec![h, hf, hb];
+            expected.sort();
+            assert_eq!(store.list().expect("list"), expected);
             assert_eq!(fs::read_dir(&tmp).expect("tmp").count(), 0);
-            // Two files, one per blob, and nothing else in their folders.
-            let files: usize = fs::read_dir(dir.path().join("blobs"))
-                .expect("blobs")
-                .map(|d| {
-                    fs::read_dir(d.expect("entry").path())
-                        .expect("folder")
-                        .count()
-                })
-                .sum();
-            assert_eq!(files, 2);
+            let (packed, ..) = store.locate(&h).expect("locate").expect("stored");
+            assert_eq!(packed.extension().expect("ext"), "pack");
+            for loose in [hf, hb] {
+                assert_eq!(
+                    store.locate(&loose).expect("locate").expect("stored").0,
+                    store.path_of(&loose)
+                );
+            }
             store.sync().expect("sync");
             let missing = Sha256Hash::of(b"nope");
             assert!(matches!(store.get(&missing), Err(Error::MissingBlob(_))));
@@ -590,7 +829,141 @@ mod tests {
             );
             #[cfg(target_os = "linux")]
             assert_eq!(store.unnamed_works.load(Ordering::Relaxed), unnamed);
+            // Dropping the store closes its pack with an index; the next store reads it.
+            drop(store);
+            let names: Vec<String> = fs::read_dir(root.join("packs"))
+                .expect("packs")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(names.len(), 2, "{names:?}");
+            assert!(names.iter().any(|n| n.ends_with(".idx")), "{names:?}");
+            let again = FsBlobStore::new(root, tmp);
+            assert!(!again.put(&h, &data).expect("dedup across processes"));
+            assert_eq!(again.get(&h).expect("get"), data);
+            assert_eq!(again.list().expect("list"), expected);
         }
+    }
+
+    fn packs_in(root: &Path) -> Vec<PathBuf> {
+        read_dir_sorted(&root.join("packs"))
+            .expect("packs")
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "pack"))
+            .collect()
+    }
+
+    /// A process killed while writing leaves a pack without an index and with a torn last
+    /// record. The next store reads every complete record, ignores the torn one, never writes
+    /// after it, and stores the lost blob again.
+    #[test]
+    fn a_killed_writers_pack_is_read_up_to_its_torn_record() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("blobs");
+        let blobs: Vec<Vec<u8>> = (0..20).map(sample_message).collect();
+        let hashes: Vec<Sha256Hash> = blobs.iter().map(|b| Sha256Hash::of(b)).collect();
+        let store = FsBlobStore::new(root.clone(), dir.path().to_path_buf());
+        for (h, b) in hashes.iter().zip(&blobs) {
+            store.put(h, b).expect("put");
+        }
+        store.sync().expect("sync");
+        // No drop: as if killed. Then tear the last record.
+        std::mem::forget(store);
+        let pack = packs_in(&root).pop().expect("a pack");
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .open(&pack)
+            .expect("open");
+        let len = f.metadata().expect("meta").len();
+        f.set_len(len - 3).expect("truncate");
+        assert!(!pack.with_extension("idx").exists());
+
+        let next = FsBlobStore::new(root.clone(), dir.path().to_path_buf());
+        for (h, b) in hashes.iter().zip(&blobs).take(19) {
+            assert_eq!(&next.get(h).expect("complete record"), b);
+        }
+        let torn = hashes[19];
+        assert!(matches!(next.get(&torn), Err(Error::MissingBlob(_))));
+        assert!(next.put(&torn, &blobs[19]).expect("stored again"));
+        assert_eq!(next.get(&torn).expect("get"), blobs[19]);
+        assert_eq!(next.list().expect("list").len(), 20);
+        drop(next);
+        assert_eq!(
+            fs::metadata(&pack).expect("meta").len(),
+            len - 3,
+            "appended after a torn record"
+        );
+        assert_eq!(packs_in(&root).len(), 2);
+    }
+
+    /// A reader opened before a writer stored a blob finds it (by looking again on a miss),
+    /// whether the writer's pack is still open or closed; an unreadable index only makes the
+    /// reader scan the pack.
+    #[test]
+    fn a_reader_finds_blobs_written_after_it_opened() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("blobs");
+        let reader = FsBlobStore::new(root.clone(), dir.path().to_path_buf());
+        let first = sample_message(1);
+        let h1 = Sha256Hash::of(&first);
+        assert!(!reader.contains(&h1));
+        let writer = FsBlobStore::new(root.clone(), dir.path().to_path_buf());
+        writer.put(&h1, &first).expect("put");
+        writer.sync().expect("sync");
+        assert_eq!(reader.get(&h1).expect("get while the pack is open"), first);
+        let second = sample_message(2);
+        let h2 = Sha256Hash::of(&second);
+        writer.put(&h2, &second).expect("put");
+        drop(writer);
+        assert_eq!(reader.get(&h2).expect("get after the pack closed"), second);
+
+        let pack = packs_in(&root).pop().expect("a pack");
+        fs::write(pack.with_extension("idx"), b"TRVIDX1\ngarbage").expect("damage the index");
+        let fresh = FsBlobStore::new(root, dir.path().to_path_buf());
+        assert_eq!(fresh.get(&h1).expect("scanned"), first);
+        assert_eq!(fresh.list().expect("list").len(), 2);
+    }
+
+    /// Many threads storing at once (the parse stage): each blob once, all readable.
+    #[test]
+    fn concurrent_puts_store_each_blob_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("blobs");
+        let store = FsBlobStore::new(root.clone(), dir.path().to_path_buf());
+        let blobs: Vec<Vec<u8>> = (0..200).map(sample_message).collect();
+        let written = AtomicU64::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for b in &blobs {
+                        if store.put(&Sha256Hash::of(b), b).expect("put") {
+                            written.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(written.load(Ordering::Relaxed), 200);
+        drop(store);
+        let again = FsBlobStore::new(root.clone(), dir.path().to_path_buf());
+        for b in &blobs {
+            assert_eq!(&again.get(&Sha256Hash::of(b)).expect("get"), b);
+        }
+        let records: u64 = packs_in(&root)
+            .iter()
+            .map(|p| fs::metadata(p).expect("meta").len())
+            .sum();
+        let frames: u64 = blobs
+            .iter()
+            .map(|b| {
+                again
+                    .locate(&Sha256Hash::of(b))
+                    .expect("locate")
+                    .expect("stored")
+                    .2
+                    + pack::HEADER_LEN
+            })
+            .sum();
+        assert_eq!(records, frames, "a blob stored twice");
     }
 
     #[test]
@@ -602,7 +975,9 @@ mod tests {
             b"written now".to_vec(),
         );
         let (ho, hn) = (Sha256Hash::of(&old), Sha256Hash::of(&new));
-        store.put(&ho, &old).expect("put");
+        store
+            .write_with(&ho, |enc| enc.write_all(&old))
+            .expect("put");
         // Move it where the two-level layout kept it.
         let legacy = store.legacy_path_of(&ho);
         fs::create_dir_all(legacy.parent().expect("parent")).expect("mkdir");
@@ -641,7 +1016,8 @@ mod tests {
         let before = sample_message(100_001);
         let hb = Sha256Hash::of(&before);
         store.put(&hb, &before).expect("put without a dictionary");
-        let plain_size = fs::metadata(store.path_of(&hb)).expect("meta").len();
+        let size = |h| store.locate(h).expect("locate").expect("stored").2;
+        let plain_size = size(&hb);
 
         let samples: Vec<Vec<u8>> = (0..400).map(sample_message).collect();
         let refs: Vec<&[u8]> = samples.iter().map(|s| s.as_slice()).collect();
@@ -650,7 +1026,7 @@ mod tests {
         let after = sample_message(100_002);
         let ha = Sha256Hash::of(&after);
         store.put(&ha, &after).expect("put with the dictionary");
-        let dict_size = fs::metadata(store.path_of(&ha)).expect("meta").len();
+        let dict_size = size(&ha);
         assert!(
             dict_size * 2 < plain_size,
             "with dictionary {dict_size} bytes, without {plain_size}"

@@ -18,6 +18,7 @@ pub mod annotations;
 pub mod blob;
 pub mod catalog;
 pub mod log;
+mod pack;
 pub mod relations;
 pub mod settings;
 pub mod verification;
