@@ -923,6 +923,42 @@ mod tests {
         assert_eq!(fresh.list().expect("list").len(), 2);
     }
 
+    /// Closed packs are looked into only when the filter over their indexes allows: with a
+    /// dozen of them, the filter outgrown and rebuilt several times, every stored blob is still
+    /// found (by a store that watched them appear and by a new one) and stored only once.
+    #[test]
+    fn many_closed_packs_keep_every_blob_findable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("blobs");
+        let watcher = FsBlobStore::new(root.clone(), dir.path().to_path_buf());
+        let mut stored = vec![];
+        for generation in 0..12 {
+            let writer = FsBlobStore::new(root.clone(), dir.path().to_path_buf());
+            for i in 0..20 {
+                let b = sample_message(generation * 100 + i);
+                let h = Sha256Hash::of(&b);
+                assert!(writer.put(&h, &b).expect("put"));
+                stored.push((h, b));
+            }
+            drop(writer);
+            for (h, b) in &stored {
+                assert_eq!(&watcher.get(h).expect("seen by the watcher"), b);
+            }
+        }
+        assert_eq!(packs_in(&root).len(), 12);
+        let fresh = FsBlobStore::new(root.clone(), dir.path().to_path_buf());
+        for (h, b) in &stored {
+            assert!(fresh.contains(h));
+            assert!(!fresh.put(h, b).expect("dedup"));
+        }
+        for i in 0..1000 {
+            assert!(!fresh.contains(&Sha256Hash::of(&sample_message(100_000 + i))));
+        }
+        assert_eq!(fresh.list().expect("list").len(), stored.len());
+        drop(fresh);
+        assert_eq!(packs_in(&root).len(), 12, "a pack written for no new blob");
+    }
+
     /// Many threads storing at once (the parse stage): each blob once, all readable.
     #[test]
     fn concurrent_puts_store_each_blob_once() {

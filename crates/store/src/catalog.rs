@@ -450,6 +450,7 @@ impl Catalog {
     }
 
     fn configure(conn: Connection, path: &Path, write: bool) -> Result<Self> {
+        const WAL_CHECKPOINT_PAGES: i64 = 16_384;
         let err = |e| Error::catalog(path, e);
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(err)?;
@@ -465,6 +466,14 @@ impl Catalog {
             conn.pragma_update(None, "journal_mode", "WAL")
                 .map_err(err)?;
             conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(err)?;
+            // Checkpoint every 64 MiB of log instead of SQLite's 4 MiB. The catalog's indexes on
+            // content hashes and Message-IDs take inserts at random places, so one ingest batch
+            // dirties a page per index per item, and at 100k items each batch's log passed the
+            // 4 MiB mark: a checkpoint (page copies and an fsync) after nearly every batch.
+            // 64 MiB cut the bytes the 100k-message ingest read and wrote through system calls
+            // by 10% and 20% (rchar 12.9 → 11.5 GB, wchar 7.2 → 5.8 GB).
+            conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
                 .map_err(err)?;
             conn.execute_batch(SCHEMA).map_err(err)?;
             let v: Option<String> = conn

@@ -16,6 +16,7 @@
 
 pub mod annotations;
 pub mod blob;
+mod bloom;
 pub mod catalog;
 pub mod log;
 mod pack;

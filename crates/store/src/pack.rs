@@ -18,13 +18,16 @@
 //! anything refers to it (`sync` comes before the catalog commit). A process killed mid-record
 //! leaves a torn last record: readers stop at it, and it is never appended to again.
 //!
-//! When its writer closes a pack (at 256 MiB, or when the store is dropped) it writes an index
+//! When its writer closes a pack (at 64 MiB, or when the store is dropped) it writes an index
 //! beside it, `<name>.idx`: the records' hashes, offsets and lengths, sorted by hash, with the
 //! first 8 bytes of each hash first, in one block. Readers keep only those 8-byte prefixes in
 //! memory (8 MB for a million blobs) and read a full entry only for a matching prefix; a pack
 //! without an index (its writer is still writing, or was killed) is scanned header by header.
+//! A Bloom filter over all indexed prefixes (`bloom.rs`) lets a new blob, which is in no pack,
+//! skip the indexes altogether.
 //! The index is derived: deleting it only makes the next reader scan the pack.
 
+use crate::bloom::Bloom;
 use crate::{Error, Result};
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -217,15 +220,16 @@ impl Pack {
         Ok(())
     }
 
-    fn find(&self, hash: &Sha256Hash) -> Result<Option<(u64, u32)>> {
+    /// Looks in the records scanned or written, and in the index only if `in_index`.
+    fn find(&self, hash: &Sha256Hash, in_index: bool) -> Result<Option<(u64, u32)>> {
         if let Some(&found) = self.scanned.get(hash) {
             return Ok(Some(found));
         }
         match &self.index {
-            Some(i) => i
+            Some(i) if in_index => i
                 .find(hash)
                 .map_err(|e| Error::io(&index_path(&self.path), e)),
-            None => Ok(None),
+            _ => Ok(None),
         }
     }
 }
@@ -244,6 +248,8 @@ pub(crate) struct Packs {
     packs: Vec<Pack>,
     writer: Option<Writer>,
     loaded: bool,
+    /// Every prefix in every index above: a hash it rules out is in no closed pack.
+    indexed: Bloom,
 }
 
 static NEXT_PACK: AtomicU64 = AtomicU64::new(0);
@@ -269,6 +275,7 @@ impl Packs {
         };
         names.sort();
         let writing = self.writer.as_ref().map(|w| w.pack);
+        let mut adopted = vec![];
         for (i, p) in self.packs.iter_mut().enumerate() {
             if p.index.is_some() || Some(i) == writing {
                 continue;
@@ -279,6 +286,7 @@ impl Packs {
                 Ok(index) => {
                     p.index = Some(index);
                     p.scanned = HashMap::new();
+                    adopted.push(i);
                 }
                 Err(_) => p.scan()?,
             }
@@ -286,9 +294,35 @@ impl Packs {
         for path in names {
             if !self.packs.iter().any(|p| p.path == path) {
                 self.packs.push(Pack::open(path)?);
+                adopted.push(self.packs.len() - 1);
             }
         }
+        for i in adopted {
+            self.note_index(i);
+        }
         Ok(())
+    }
+
+    /// Enters the index of pack `i` in the filter, or rebuilds the filter twice as large if it
+    /// would be past its capacity.
+    fn note_index(&mut self, i: usize) {
+        let Some(index) = &self.packs[i].index else {
+            return;
+        };
+        let needed = self.indexed.entries() + index.prefixes.len();
+        if needed <= self.indexed.capacity() {
+            for &p in &index.prefixes {
+                self.indexed.insert(p);
+            }
+            return;
+        }
+        let mut bloom = Bloom::with_capacity(needed.max(self.indexed.capacity() * 2));
+        for index in self.packs.iter().filter_map(|p| p.index.as_ref()) {
+            for &p in &index.prefixes {
+                bloom.insert(p);
+            }
+        }
+        self.indexed = bloom;
     }
 
     pub(crate) fn is_loaded(&self) -> bool {
@@ -296,8 +330,9 @@ impl Packs {
     }
 
     pub(crate) fn find(&self, hash: &Sha256Hash) -> Result<Option<Slot>> {
+        let in_index = self.indexed.may_contain(prefix(hash));
         for (i, p) in self.packs.iter().enumerate() {
-            if let Some((frame_offset, frame_len)) = p.find(hash)? {
+            if let Some((frame_offset, frame_len)) = p.find(hash, in_index)? {
                 return Ok(Some(Slot {
                     pack: i,
                     frame_offset,
@@ -438,6 +473,7 @@ impl Packs {
         let index = Index::open(&ip, w.len).map_err(|e| Error::io(&ip, e))?;
         pack.index = Some(index);
         pack.scanned = HashMap::new();
+        self.note_index(w.pack);
         Ok(())
     }
 
