@@ -472,7 +472,7 @@ impl Catalog {
             // dirties a page per index per item, and at 100k items each batch's log passed the
             // 4 MiB mark: a checkpoint (page copies and an fsync) after nearly every batch.
             // 64 MiB cut the bytes the 100k-message ingest read and wrote through system calls
-            // by 10% and 20% (rchar 12.9 → 11.5 GB, wchar 7.2 → 5.8 GB).
+            // by 10% and 20% (rchar 12.9 → 11.6 GB, wchar 7.2 → 5.8 GB).
             conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
                 .map_err(err)?;
             conn.execute_batch(SCHEMA).map_err(err)?;
