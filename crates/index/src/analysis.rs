@@ -188,8 +188,8 @@ const ENGLISH_MARKERS: &[&str] = &[
 /// Latin-script language's 300 trigrams whatever the text, ~110 µs a call, 9% of an ingest's CPU
 /// (perf, 17,685 list messages). Only ASCII text with at least 20 words, a fifth of them English
 /// markers, qualifies; everything else goes to whatlang. On the 17,685 linux-mips messages it
-/// decides 10,247 (7,743 before samples put the writer's prose first), and whatlang disagrees on
-/// none of them; on 23 it is unsure (they are English, mostly code), and detect_language calls
+/// decides 9,277 (7,743 before samples put the writer's prose first), and whatlang disagrees on
+/// none of them; on 14 it is unsure (they are English, mostly code), and detect_language calls
 /// those English (`examples/lang_agreement` in trove-ingest).
 pub fn plainly_english(sample: &str) -> bool {
     if !sample.is_ascii() {
