@@ -385,6 +385,18 @@ fn every_hostile_case_has_a_bounded_reported_outcome() {
         o.peak_kb / 1024
     );
 
+    // tantivy queues up to 10,000 documents whatever their size; these carry 470 KB of text
+    // each, twice over (671 MB peak in a test build before the index queue had a byte budget,
+    // 234 MB after).
+    let mut messages = 0;
+    let o = run_case(&mut report, "300 MB of text attachments", |d| {
+        messages = generate::text_attachments_mbox(d, 300 << 20)
+    });
+    assert_eq!(o.summary["items_new"], messages as u64, "{}", o.summary);
+    // The attachments were indexed.
+    let count = |q: &str| String::from_utf8(o.archive.ok(&["search", "--count", q])).unwrap();
+    assert_eq!(count("filename:r7.txt").trim(), "1");
+
     let table = report.join("\n");
     eprintln!("{table}");
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/hostile-report.md");

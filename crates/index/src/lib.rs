@@ -10,6 +10,7 @@ pub mod analysis;
 mod directory;
 mod merges;
 pub mod query;
+mod queue;
 pub mod search;
 
 pub use query::{Node, QueryError, parse, period_bounds};

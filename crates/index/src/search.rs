@@ -4,11 +4,13 @@
 use crate::analysis::{self, ADDRESS, CJK, NEUTRAL, STEMMED, stemmed_name};
 use crate::directory::ReadDirectory;
 use crate::query::{Field as QField, Node, Value};
+use crate::queue::{self, QueuedDoc};
 use crate::{Error, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use tantivy::aggregation::AggregationCollector;
 use tantivy::aggregation::agg_req::Aggregations;
@@ -364,8 +366,9 @@ pub struct Compiled {
 }
 
 pub struct Writer<'a> {
-    inner: IndexWriter<TantivyDocument>,
+    inner: IndexWriter<QueuedDoc>,
     fields: &'a Fields,
+    queue: Arc<queue::Budget>,
 }
 
 impl Writer<'_> {
@@ -373,12 +376,16 @@ impl Writer<'_> {
     pub fn upsert(&mut self, d: &IndexDoc) -> Result<()> {
         self.inner
             .delete_term(Term::from_field_text(self.fields.id, &d.id));
-        self.inner.add_document(self.fields.document(d))?;
-        Ok(())
+        self.add(d)
     }
 
     pub fn add(&mut self, d: &IndexDoc) -> Result<()> {
-        self.inner.add_document(self.fields.document(d))?;
+        let doc = self.fields.document(d);
+        let permit = self.queue.acquire(queue::doc_bytes(&doc));
+        self.inner.add_document(QueuedDoc {
+            doc,
+            _permit: permit,
+        })?;
         Ok(())
     }
 
@@ -444,6 +451,7 @@ impl SearchIndex {
         Ok(Writer {
             inner,
             fields: &self.fields,
+            queue: Arc::default(),
         })
     }
 

@@ -237,3 +237,58 @@ pub fn big_mbox(dir: &Path, bytes: u64) -> usize {
     f.flush().unwrap();
     n
 }
+
+/// An mbox of about `bytes` of messages, each with a 470 KB text attachment of words from a
+/// 20,000-word made-up vocabulary: text that is extracted and indexed (twice, as attachment text
+/// and for CJK), unlike the binary attachments of [`big_mbox`]. Returns the number of messages.
+pub fn text_attachments_mbox(dir: &Path, bytes: u64) -> usize {
+    let mut f = BufWriter::with_capacity(1 << 20, fs::File::create(dir.join("text.mbox")).unwrap());
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let vocabulary: Vec<Vec<u8>> = (0..20_000)
+        .map(|_| {
+            let r = next();
+            (0..3 + (r % 7) as usize)
+                .map(|i| b'a' + ((r >> (8 + 5 * i)) % 26) as u8)
+                .collect()
+        })
+        .collect();
+    let (mut written, mut n) = (0u64, 0usize);
+    let mut line = Vec::with_capacity(80);
+    while written < bytes {
+        let head = format!(
+            "From text@example.org Mon Jan  1 00:00:00 2001\nFrom: text@example.org\n\
+             Subject: text {n}\nMessage-ID: <text{n}@example.org>\nMIME-Version: 1.0\n\
+             Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\n\
+             report number {n}, attached\n--b\nContent-Type: text/plain; name=\"r{n}.txt\"\n\
+             Content-Disposition: attachment; filename=\"r{n}.txt\"\n\n"
+        );
+        f.write_all(head.as_bytes()).unwrap();
+        written += head.len() as u64;
+        let mut body = 0;
+        while body < 470_000 {
+            line.clear();
+            while line.len() < 70 {
+                // Common words often, rare ones seldom, as in prose.
+                let r = next();
+                let w = (r % 20_000) * ((r >> 20) % 20_000) / 20_000;
+                line.extend_from_slice(&vocabulary[w as usize]);
+                line.push(b' ');
+            }
+            line.push(b'\n');
+            f.write_all(&line).unwrap();
+            body += line.len();
+        }
+        written += body as u64;
+        f.write_all(b"--b--\n\n").unwrap();
+        written += 7;
+        n += 1;
+    }
+    f.flush().unwrap();
+    n
+}
