@@ -2,7 +2,7 @@
 //!
 //! tantivy bounds its queue at 10,000 documents, not bytes. A document carries its body twice
 //! (the plain field and the stemmed one) and attachment text twice (plain and CJK), each up to
-//! 2 MiB, so a full queue of ordinary list mail held ~150 MB, and one of long extracted
+//! 2 MiB, so a full queue of ordinary list mail could hold ~150 MB, and one of long extracted
 //! attachments could hold gigabytes. Each queued document here holds a [`Permit`] for its size
 //! until tantivy's indexing thread has indexed and dropped it; the writer waits before adding a
 //! document that would take the queue over [`QUEUE_BYTES`].
@@ -13,10 +13,10 @@ use tantivy::TantivyDocument;
 use tantivy::schema::Value as _;
 use tantivy::schema::document::Document;
 
-/// Text bytes allowed in the queue: about a thousand list messages, as many as one ingest batch
-/// brings. Measured against tantivy's own bound alone (bench notes, session 16): peak RSS on
-/// 1,500 messages with 470 KB text attachments 494 → 244 MB, on 100k list messages 228-241 →
-/// 197 MB, on 17,685 ~160 → ~140 MB; ingest time the same within noise (24 MiB was no faster).
+/// Text bytes allowed in the queue: several hundred list messages, about one ingest batch.
+/// Measured against tantivy's own bound alone (bench notes, session 16): peak RSS on 1,500
+/// messages with 470 KB text attachments 494 → 244 MB, on 100k list messages 228-241 → 197 MB,
+/// on 17,685 148-171 → 134-143 MB; ingest time the same within noise (24 MiB was no faster).
 pub const QUEUE_BYTES: usize = 8 << 20;
 /// Bookkeeping per document beyond its text (field list, numbers, channel slot).
 const DOC_OVERHEAD: usize = 512;
