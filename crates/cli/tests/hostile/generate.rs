@@ -292,3 +292,50 @@ pub fn text_attachments_mbox(dir: &Path, bytes: u64) -> usize {
     f.flush().unwrap();
     n
 }
+
+/// An mbox of about `bytes` of messages, each with a 2 MB text attachment of random letter
+/// strings: words that never repeat, as in dumps of hashes, keys or identifiers. Every word is a
+/// new term, so the index's term dictionaries grow as fast as the text. Returns the number of
+/// messages.
+pub fn random_words_mbox(dir: &Path, bytes: u64) -> usize {
+    let mut f =
+        BufWriter::with_capacity(1 << 20, fs::File::create(dir.join("words.mbox")).unwrap());
+    let mut state = 0x6A09_E667_F3BC_C909u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let (mut written, mut n) = (0u64, 0usize);
+    let mut line = Vec::with_capacity(120);
+    while written < bytes {
+        let head = format!(
+            "From words@example.org Mon Jan  1 00:00:00 2001\nFrom: words@example.org\n\
+             Subject: words {n}\nMessage-ID: <words{n}@example.org>\nMIME-Version: 1.0\n\
+             Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\n\
+             dump number {n}, attached\n--b\nContent-Type: text/plain; name=\"d{n}.txt\"\n\
+             Content-Disposition: attachment; filename=\"d{n}.txt\"\n\n"
+        );
+        f.write_all(head.as_bytes()).unwrap();
+        written += head.len() as u64;
+        let mut body = 0;
+        while body < 2_000_000 {
+            line.clear();
+            for _ in 0..10 {
+                let r = next();
+                line.extend((0..4 + r % 7).map(|i| b'a' + ((r >> (8 + 5 * i)) % 26) as u8));
+                line.push(b' ');
+            }
+            line.push(b'\n');
+            f.write_all(&line).unwrap();
+            body += line.len();
+        }
+        written += body as u64;
+        f.write_all(b"--b--\n\n").unwrap();
+        written += 7;
+        n += 1;
+    }
+    f.flush().unwrap();
+    n
+}
