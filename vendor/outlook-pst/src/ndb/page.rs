@@ -2279,10 +2279,20 @@ where
                     .and_then(|index| entries.get(index))
                     .ok_or(NdbError::BTreePageNotFound(search_key))?;
                 let block = entry.block();
+                let level = <Self::IntermediatePage as BTreePage>::level(page);
                 let page = match page_cache.remove(&block.block()) {
                     Some(page) => page,
                     None => <Self as RootBTreeReadWrite>::read(f, block)?,
                 };
+                // trove patch: a child page sits one level below its parent. A hostile store
+                // whose page points back up the tree (or to itself) recursed until the stack
+                // overflowed.
+                if let Self::Intermediate(child, ..) = &page {
+                    let child_level = <Self::IntermediatePage as BTreePage>::level(child);
+                    if child_level >= level {
+                        return Err(NdbError::InvalidBTreePageLevel(child_level).into());
+                    }
+                }
                 let entry = page.find_entry(f, key, page_cache);
                 page_cache.insert(block.block(), page);
                 entry
