@@ -126,10 +126,13 @@ for t in "${targets[@]}"; do
   echo "$t: ${runs:-no summary} runs/seconds; $crashes crash inputs"
   if [ "$status" -ne 0 ] || [ "$crashes" -gt "$before" ] || [ -z "$runs" ]; then
     failed+=("$t")
-    tail -40 "$log" >&2
+    # libFuzzer prints a crash input as bytes on one line, megabytes long: cut it short.
+    tail -40 "$log" | cut -c1-2000 >&2
   fi
   report+="| $t | ${runs% *} | ${runs#* } | $crashes |"$'\n'
-  total=$((total + ${runs#* }))
+  if [ -n "$runs" ]; then
+    total=$((total + ${runs#* }))
+  fi
 done
 if [ "$CI_MODE" = 1 ]; then
   echo "fuzzed ${#targets[@]} targets, $total CPU-seconds"
