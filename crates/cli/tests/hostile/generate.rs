@@ -243,13 +243,7 @@ pub fn big_mbox(dir: &Path, bytes: u64) -> usize {
 /// and for CJK), unlike the binary attachments of [`big_mbox`]. Returns the number of messages.
 pub fn text_attachments_mbox(dir: &Path, bytes: u64) -> usize {
     let mut f = BufWriter::with_capacity(1 << 20, fs::File::create(dir.join("text.mbox")).unwrap());
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = xorshift(0x2545_F491_4F6C_DD1Du64);
     let vocabulary: Vec<Vec<u8>> = (0..20_000)
         .map(|_| {
             let r = next();
@@ -300,13 +294,7 @@ pub fn text_attachments_mbox(dir: &Path, bytes: u64) -> usize {
 pub fn random_words_mbox(dir: &Path, bytes: u64) -> usize {
     let mut f =
         BufWriter::with_capacity(1 << 20, fs::File::create(dir.join("words.mbox")).unwrap());
-    let mut state = 0x6A09_E667_F3BC_C909u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = xorshift(0x6A09_E667_F3BC_C909u64);
     let (mut written, mut n) = (0u64, 0usize);
     let mut line = Vec::with_capacity(120);
     while written < bytes {
@@ -338,4 +326,15 @@ pub fn random_words_mbox(dir: &Path, bytes: u64) -> usize {
     }
     f.flush().unwrap();
     n
+}
+
+/// A fast deterministic pseudo-random sequence (xorshift64), so generated inputs are the same on
+/// every run.
+fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
 }
