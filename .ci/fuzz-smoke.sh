@@ -11,4 +11,8 @@ fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install --locked --quiet cargo-fuzz --version 0.13.2
 fi
+# The trove binary `cargo test` built (.ci/run runs it first) seeds the pack target's corpus.
+if [ -z "${TROVE:-}" ] && [ -x target/debug/trove ]; then
+  export TROVE=$PWD/target/debug/trove
+fi
 cargo xtask fuzz --ci --seconds "${FUZZ_SECONDS:-20}"

@@ -374,6 +374,9 @@ fn every_hostile_case_has_a_bounded_reported_outcome() {
         "{deep_x}"
     );
 
+    // Each archive is dropped (its directory removed) before the next large case: together the
+    // large cases would hold several GB of disk at once.
+    drop(o);
     let mut messages = 0;
     let o = run_case(&mut report, "1 GiB mbox", |d| {
         messages = generate::big_mbox(d, 1 << 30)
@@ -388,6 +391,7 @@ fn every_hostile_case_has_a_bounded_reported_outcome() {
     // tantivy queues up to 10,000 documents whatever their size; these carry 470 KB of text
     // each, twice over (671 MB peak in a test build before the index queue had a byte budget,
     // 234 MB after).
+    drop(o);
     let mut messages = 0;
     let o = run_case(&mut report, "300 MB of text attachments", |d| {
         messages = generate::text_attachments_mbox(d, 300 << 20)
@@ -401,6 +405,7 @@ fn every_hostile_case_has_a_bounded_reported_outcome() {
     // merge's source dictionaries whole. A corpus like this one peaked at 499 MB (release build)
     // before merges were capped by dictionary bytes and run one at a time and glibc's mmap
     // threshold was fixed; 213 MiB after (test build).
+    drop(o);
     let mut messages = 0;
     let o = run_case(&mut report, "300 MB of words that never repeat", |d| {
         messages = generate::random_words_mbox(d, 300 << 20)
