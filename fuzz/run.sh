@@ -83,7 +83,7 @@ PY
       local a trove
       a=$(mktemp -d)
       # $TROVE when given: CI passes the binary its `cargo test` has just built. A `cargo build`
-      # there builds the dependencies again (dev-dependencies change their features): 8 min in CI.
+      # there builds the dependencies again (dev-dependencies change their features): minutes of CI.
       trove=${TROVE:-}
       if [ -z "$trove" ]; then
         (cd .. && cargo build --locked -q --bin trove)
