@@ -176,18 +176,15 @@ pub(crate) fn maths(
             // RFC 8017 §8.2.2: recompute the encoded message and compare it with s^e mod n.
             // GMP does the modular power ~10× faster than the rsa crate's bignums, and has no
             // opinion on key sizes (weak keys are judged by the caller).
-            use rsa::traits::PublicKeyParts;
-            let n = rug::Integer::from_digits(&k.n().to_bytes_be(), rug::integer::Order::Msf);
-            let e = rug::Integer::from_digits(&k.e().to_bytes_be(), rug::integer::Order::Msf);
-            let s = rug::Integer::from_digits(sig, rug::integer::Order::Msf);
-            if s >= n || sig.is_empty() {
+            let s = integer_from_be(sig);
+            if s >= k.n || sig.is_empty() {
                 return Ok(false);
             }
-            let Some(em) = crate::recover::encode(a, data, k.size()) else {
+            let Some(em) = crate::recover::encode(a, data, k.size) else {
                 return Ok(false);
             };
-            Ok(s.pow_mod(&e, &n)
-                .is_ok_and(|m| m == rug::Integer::from_digits(&em, rug::integer::Order::Msf)))
+            Ok(s.pow_mod(&k.e, &k.n)
+                .is_ok_and(|m| m == integer_from_be(&em)))
         }
         (KeyMaterial::Ed25519(raw), Algorithm::Ed25519Sha256) => {
             let vk = ed25519_dalek::VerifyingKey::from_bytes(raw)
@@ -205,6 +202,21 @@ pub(crate) fn maths(
             algorithm_name(a)
         )),
     }
+}
+
+/// A big-endian byte string as a GMP integer. Given bytes, GMP converts them one at a time
+/// (`mpz_import` was 2% of the verify loop for the signature and the encoded message); given
+/// 64-bit words, least significant first, it copies them.
+fn integer_from_be(bytes: &[u8]) -> rug::Integer {
+    let words: Vec<u64> = bytes
+        .rchunks(8)
+        .map(|c| {
+            let mut w = [0u8; 8];
+            w[8 - c.len()..].copy_from_slice(c);
+            u64::from_be_bytes(w)
+        })
+        .collect();
+    rug::Integer::from_digits(&words, rug::integer::Order::Lsf)
 }
 
 /// The usable keys of a selector, or the verdict that explains why there is none.
@@ -361,4 +373,27 @@ pub(crate) fn check(
     r.verdict = verdict;
     r.reason = reason;
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn big_endian_bytes_convert_as_gmp_converts_them() {
+        let bytes: Vec<u8> = (0..300u32).map(|i| (i * 37 + 11) as u8).collect();
+        for len in [0, 1, 7, 8, 9, 63, 64, 65, 128, 255, 256, 257, 300] {
+            let b = &bytes[..len];
+            assert_eq!(
+                integer_from_be(b),
+                rug::Integer::from_digits(b, rug::integer::Order::Msf),
+                "{len} bytes"
+            );
+        }
+        // Leading zero bytes do not change the value.
+        assert_eq!(
+            integer_from_be(&[0, 0, 0, 1, 2]),
+            rug::Integer::from(0x0102)
+        );
+    }
 }

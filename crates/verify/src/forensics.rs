@@ -138,22 +138,35 @@ fn date_flags(
             ));
         }
     };
-    // Received headers are prepended, so the last one is the first hop.
-    let hops: Vec<i64> = header_str(msg, "Received")
+    // Received headers are prepended, so the last one is the first hop. Only the outermost
+    // hops with a readable date are compared, so only they are parsed: list mail carries many
+    // Received headers, and parsing every date was 2-3% of the DKIM verify loop.
+    let received: Vec<&[u8]> = msg
+        .headers
         .iter()
-        .filter_map(|r| r.rsplit_once(';').and_then(|(_, d)| parse_date(d)))
+        .filter(|(n, _)| n.eq_ignore_ascii_case(b"Received"))
+        .map(|(_, v)| *v)
         .collect();
-    if let Some(&first) = hops.last() {
-        check(
-            "date_vs_received",
-            "the first Received hop is".into(),
-            first,
-        );
+    let hop = |v: &[u8]| {
+        let semi = memchr::memrchr(b';', v)?;
+        parse_date(&String::from_utf8_lossy(&v[semi + 1..]))
+    };
+    let first = received
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, v)| Some((i, hop(v)?)));
+    if let Some((_, t)) = first {
+        check("date_vs_received", "the first Received hop is".into(), t);
     }
-    if hops.len() > 1
-        && let Some(&last) = hops.first()
+    let last = received
+        .iter()
+        .enumerate()
+        .find_map(|(i, v)| Some((i, hop(v)?)));
+    if let (Some((i, t)), Some((j, _))) = (last, first)
+        && i != j
     {
-        check("date_vs_received", "the last Received hop is".into(), last);
+        check("date_vs_received", "the last Received hop is".into(), t);
     }
     for s in signatures {
         let t = s

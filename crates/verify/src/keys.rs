@@ -227,10 +227,32 @@ fn split_name(name: &str) -> Option<(String, String)> {
 /// The key type of a record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeyMaterial {
-    Rsa(rsa::RsaPublicKey),
+    Rsa(RsaKey),
     Ed25519([u8; 32]),
     /// Empty `p=`: the signer withdrew the key.
     Revoked,
+}
+
+/// An RSA public key as verification uses it: modulus and exponent as GMP integers, converted
+/// once when the record is read rather than for every signature (that conversion, through the
+/// `rsa` crate's bytes, was 2-3% of the DKIM verify loop).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RsaKey {
+    pub n: rug::Integer,
+    pub e: rug::Integer,
+    /// The modulus's length in bytes: the length of an encoded message and of a signature.
+    pub size: usize,
+}
+
+impl From<&rsa::RsaPublicKey> for RsaKey {
+    fn from(k: &rsa::RsaPublicKey) -> Self {
+        use rug::integer::Order::Msf;
+        RsaKey {
+            n: rug::Integer::from_digits(&k.n().to_bytes_be(), Msf),
+            e: rug::Integer::from_digits(&k.e().to_bytes_be(), Msf),
+            size: k.size(),
+        }
+    }
 }
 
 /// A DKIM key record, interpreted.
@@ -330,7 +352,7 @@ pub fn parse_record(value: &str) -> Result<KeyRecord, KeyError> {
                 .or_else(|_| rsa::RsaPublicKey::from_pkcs1_der(&der))
                 .map_err(|e| KeyError::Malformed(format!("p= is not an RSA public key ({e})")))?;
             record.bits = key.n().bits() as u32;
-            record.material = KeyMaterial::Rsa(key);
+            record.material = KeyMaterial::Rsa(RsaKey::from(&key));
         }
         "ed25519" => {
             let raw: [u8; 32] = der.as_slice().try_into().map_err(|_| {
