@@ -139,8 +139,8 @@ fn date_flags(
         }
     };
     // Received headers are prepended, so the last one is the first hop. Only the outermost
-    // hops with a readable date are compared, so only they are parsed: list mail carries many
-    // Received headers, and parsing every date was 2-3% of the DKIM verify loop.
+    // hops with a readable date are compared, so only they are parsed (list mail carries
+    // several Received headers; parsing them all cost ~0.5% of the DKIM verify loop).
     let received: Vec<&[u8]> = msg
         .headers
         .iter()
