@@ -4,7 +4,8 @@
 #
 #   bash fuzz/run.sh            # 60 s per target (or `cargo xtask fuzz`)
 #   SECONDS_PER_TARGET=1800 bash fuzz/run.sh dkim excerpt
-#   FUZZ_CI=1 SECONDS_PER_TARGET=30 bash fuzz/run.sh   # CI: no RESULTS.md, exit 1 on a crash
+#   FUZZ_CI=1 SECONDS_PER_TARGET=30 bash fuzz/run.sh   # CI: unoptimised build, no RESULTS.md,
+#                                                      # exit 1 on a crash
 #
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`). A crash leaves its
 # input in fuzz/artifacts/<target>/; turn it into a regression test before fixing it.
@@ -110,9 +111,9 @@ PY
 
 # CI builds without optimisation: its 20-second runs need every target built and exercised more
 # than they need speed. From cold on two cores the build took 5.5 min instead of 15.5; targets
-# ran 1.4× (dkim) to 10× (detect) fewer inputs per second, and `archive` gets through ~670 of its
-# ~1,000 seeds in 20 s. The fuzzing proper is `cargo xtask fuzz`, optimised. Debug assertions and
-# overflow checks are on either way (cargo-fuzz's default).
+# ran 1.4× (dkim) to 10× (detect) fewer inputs per second, and `archive` ran 670-1,350 inputs in
+# 20 s, so it may not finish its ~1,000 seeds. The fuzzing proper is `cargo xtask fuzz`,
+# optimised. Debug assertions and overflow checks are on either way (cargo-fuzz's default).
 MODE=()
 if [ "$CI_MODE" = 1 ]; then
   MODE=(--dev)
