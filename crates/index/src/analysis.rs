@@ -104,10 +104,14 @@ impl TokenFilter for MemoStemmer {
     }
 }
 
+/// Word → stem. Keys are attacker-chosen text, but the memo is bounded ([`MEMO_WORDS`]) and
+/// foldhash's per-process random seed keeps collisions from being planned.
+type Memo = std::collections::HashMap<Box<str>, Box<str>, foldhash::fast::RandomState>;
+
 #[derive(Clone)]
 pub struct MemoStemmerFilter<T> {
     stemmer: frostem::Stemmer,
-    memo: std::collections::HashMap<Box<str>, Box<str>>,
+    memo: Memo,
     inner: T,
 }
 
@@ -126,7 +130,7 @@ impl<T: Tokenizer> Tokenizer for MemoStemmerFilter<T> {
 pub struct MemoStemmerStream<'a, T> {
     tail: T,
     stemmer: frostem::Stemmer,
-    memo: &'a mut std::collections::HashMap<Box<str>, Box<str>>,
+    memo: &'a mut Memo,
 }
 
 impl<T: TokenStream> TokenStream for MemoStemmerStream<'_, T> {
@@ -186,16 +190,18 @@ const ENGLISH_MARKERS: &[&str] = &[
 
 /// Whether a sample is English beyond doubt, decided in a few microseconds: whatlang scores every
 /// Latin-script language's 300 trigrams whatever the text, ~110 µs a call, 9% of an ingest's CPU
-/// (perf, 17,685 list messages). Only ASCII text with at least 20 words, a fifth of them English
-/// markers, qualifies; everything else goes to whatlang. On the 17,685 linux-mips messages it
-/// decides 9,277 (7,743 before samples put the writer's prose first), and whatlang disagrees on
-/// none of them; on 14 it is unsure (they are English, mostly code), and detect_language calls
-/// those English (`examples/lang_agreement` in trove-ingest).
+/// (perf, 17,685 list messages). Only ASCII text with at least 20 words qualifies, of which at
+/// least 15% are English markers and one is "the", the marker no other language has as a word
+/// (Danish, Dutch or Polish prose can reach 15% on `i`/`at`/`is`/`to` alone); everything else
+/// goes to whatlang. On the 17,685 linux-mips messages it decides 11,018 (9,277 with the
+/// earlier bar of 20% and no "the", 7,743 before samples put the writer's prose first), and
+/// whatlang disagrees on none of them; on 15 it is unsure (they are English, mostly code), and
+/// detect_language calls those English (`examples/lang_agreement` in trove-ingest).
 pub fn plainly_english(sample: &str) -> bool {
     if !sample.is_ascii() {
         return false;
     }
-    let (mut words, mut markers) = (0usize, 0usize);
+    let (mut words, mut markers, mut the) = (0usize, 0usize, 0usize);
     for w in sample
         .split(|c: char| !c.is_ascii_alphabetic())
         .filter(|w| !w.is_empty())
@@ -203,9 +209,10 @@ pub fn plainly_english(sample: &str) -> bool {
         words += 1;
         if w.len() <= 6 && ENGLISH_MARKERS.iter().any(|m| m.eq_ignore_ascii_case(w)) {
             markers += 1;
+            the += usize::from(w.eq_ignore_ascii_case("the"));
         }
     }
-    words >= 20 && markers * 5 >= words
+    words >= 20 && markers * 20 >= words * 3 && the > 0
 }
 
 /// whatlang's verdict on a sample, as an ISO 639-1 code where one exists.
@@ -425,16 +432,21 @@ mod tests {
     #[test]
     fn only_plain_english_takes_the_fast_path() {
         let english = [
-            "All human beings are born free and equal in dignity and rights. They are endowed \
-             with reason and conscience and should act towards one another in a spirit of \
-             brotherhood.",
             "Re: [PATCH] fix the boot hang\n\nI am looking at this, but it could be a few days \
              before I can render an opinion about it. Is this still pending, or was it applied?",
+            "The patch looks fine to me, but the changelog should say why the old code was \
+             wrong and what the new check is for. Can you resend it with that and the tag?",
         ];
         for t in english {
             assert!(plainly_english(t), "{t}");
             assert_eq!(detect_language(t).as_deref(), Some("en"));
         }
+        // English without "the" is left to whatlang, which still finds it English.
+        let udhr = "All human beings are born free and equal in dignity and rights. They are \
+                    endowed with reason and conscience and should act towards one another in a \
+                    spirit of brotherhood.";
+        assert!(!plainly_english(udhr));
+        assert_eq!(detect_language(udhr).as_deref(), Some("en"));
         // The same article in languages that share a few of the markers (Danish `at`/`i`/`for`,
         // German `was`/`will`/`an`, Dutch `is`/`of`, Portuguese `do`, French `on`), in ASCII so
         // that only the word counts stand in the way.
@@ -457,6 +469,10 @@ mod tests {
             "Tutti gli esseri umani nascono liberi ed eguali in dignita e diritti. Essi sono \
              dotati di ragione e di coscienza e devono agire gli uni verso gli altri in spirito \
              di fratellanza. Non e a me che devi dirlo, ma a lui.",
+            // Polish `i`/`to`/`do`/`we`/`by`/`on`/`my`, the most marker-rich of the others.
+            "Wszyscy ludzie rodza sie wolni i rowni pod wzgledem swej godnosci i swych praw. Sa \
+             oni obdarzeni rozumem i sumieniem i powinni postepowac wobec innych w duchu \
+             braterstwa. To jest to, do czego my dazymy, by on i ona byli wolni we wszystkim.",
         ];
         for t in others {
             assert!(!plainly_english(t), "{t}");

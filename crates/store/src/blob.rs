@@ -178,7 +178,10 @@ impl FsBlobStore {
         Self {
             root,
             tmp,
-            level: 3,
+            // zstd level 2, with the archive's dictionary: on 3,000 list messages 167 MB/s and
+            // 3.55× against level 3's 125 MB/s and 3.67× (`zstd -b`); compression was a fifth of
+            // the parse workers' CPU at level 3.
+            level: 2,
             counter: AtomicU64::new(0),
             dict: RwLock::new(None),
             dicts_by_id: Mutex::new(HashMap::new()),
