@@ -290,24 +290,15 @@ pub fn ingest(
         result
     });
     outcome?;
-    // The last index commit (one thread writing out a segment, then merges) and the catalog's
-    // derived relations and log do not touch each other, so they run side by side: on 17,685
-    // list messages the two took about a second each, one core apiece.
-    let covered = catalog.max_seq()?;
-    let index_done = std::thread::scope(|s| -> Result<()> {
-        let index_finish = s.spawn(move || -> Result<()> {
-            index_writer.commit(covered)?;
-            index_writer.finish()?;
-            Ok(())
-        });
-        let derived = derive_and_log(archive, &mut catalog, &mut summary);
-        let finished = index_finish
-            .join()
-            .map_err(|_| Error::Internal("the index commit thread panicked".into()))?;
-        derived.and(finished)
-    });
+    // The last commit and its merges, then the rebuild: one after another. Side by side they
+    // saved about a second of a 17,685-message run, but the million-message ingest then peaked
+    // at 331 MB (bench/growth.sh, session 20; 257 MB one after another in session 17), over its
+    // 300 MB bound.
+    index_writer.commit(catalog.max_seq()?)?;
+    index_writer.finish()?;
     release_free_memory();
-    index_done?;
+    derive_and_log(archive, &mut catalog, &mut summary)?;
+    release_free_memory();
     let counters = &progress.walk;
     summary.files = counters.files.load(Ordering::Relaxed);
     summary.unchanged_files = counters.unchanged_files.load(Ordering::Relaxed);
