@@ -126,29 +126,52 @@ if ! cargo +nightly fuzz build "${MODE[@]}" >"$buildlog" 2>&1; then
   echo "error: the fuzz targets do not build" >&2
   exit 1
 fi
+# One libFuzzer process is one thread: the targets run JOBS at a time (default: one per core),
+# each writing its outcome to $results/<target> for the report below, in the targets' order.
+JOBS=${FUZZ_JOBS:-$(nproc)}
+results=$(mktemp -d)
+fuzz_one() {
+  local t=$1 log before status=0 runs crashes
+  log=$results/$t.log
+  mkdir -p "artifacts/$t"
+  before=$(find "artifacts/$t" -type f | wc -l)
+  cargo +nightly fuzz run "${MODE[@]}" "$t" "corpus/$t" -- -max_total_time="$PER" -rss_limit_mb=2048 >"$log" 2>&1 || status=$?
+  runs=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 \2/p' "$log" | tail -1)
+  crashes=$(find "artifacts/$t" -type f | wc -l)
+  echo "$status $before $crashes ${runs:-}" >"$results/$t"
+}
+# Seeding is quick and some seeds share work (the pack target runs trove): it goes first, in order.
+for t in "${targets[@]}"; do
+  seed "$t"
+done
+for t in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do
+    wait -n || true
+  done
+  fuzz_one "$t" &
+done
+wait
 total=0
 report=""
 failed=()
 for t in "${targets[@]}"; do
-  seed "$t"
-  log=$(mktemp)
-  mkdir -p "artifacts/$t"
-  before=$(find "artifacts/$t" -type f | wc -l)
-  status=0
-  cargo +nightly fuzz run "${MODE[@]}" "$t" "corpus/$t" -- -max_total_time="$PER" -rss_limit_mb=2048 >"$log" 2>&1 || status=$?
-  runs=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 \2/p' "$log" | tail -1)
-  crashes=$(find "artifacts/$t" -type f | wc -l)
+  status=1 before=0 crashes=0 runs=""
+  if [ -f "$results/$t" ]; then
+    read -r status before crashes r1 r2 <"$results/$t" || true
+    runs=${r1:+$r1 $r2}
+  fi
   echo "$t: ${runs:-no summary} runs/seconds; $crashes crash inputs"
   if [ "$status" -ne 0 ] || [ "$crashes" -gt "$before" ] || [ -z "$runs" ]; then
     failed+=("$t")
     # libFuzzer prints a crash input as bytes on one line, megabytes long: cut it short.
-    tail -40 "$log" | cut -c1-2000 >&2
+    tail -40 "$results/$t.log" 2>/dev/null | cut -c1-2000 >&2
   fi
   report+="| $t | ${runs% *} | ${runs#* } | $crashes |"$'\n'
   if [ -n "$runs" ]; then
     total=$((total + ${runs#* }))
   fi
 done
+rm -rf "$results"
 if [ "$CI_MODE" = 1 ]; then
   echo "fuzzed ${#targets[@]} targets, $total CPU-seconds"
   if [ ${#failed[@]} -gt 0 ]; then

@@ -7,6 +7,7 @@ mod common;
 
 use common::{Reaper, start_server};
 use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 use std::io::Read;
 use std::net::TcpListener;
@@ -108,8 +109,7 @@ async fn browser(driver_port: u16, profile: &std::path::Path) -> Client {
                      format!("--user-data-dir={}", profile.display())],
         }),
     );
-    ClientBuilder::rustls()
-        .unwrap()
+    ClientBuilder::new(HttpConnector::new())
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{driver_port}"))
         .await
