@@ -6,6 +6,7 @@
 #   SECONDS_PER_TARGET=1800 bash fuzz/run.sh dkim excerpt
 #   FUZZ_CI=1 SECONDS_PER_TARGET=30 bash fuzz/run.sh   # CI: unoptimised build, no RESULTS.md,
 #                                                      # exit 1 on a crash
+#   FUZZ_JOBS=1 bash fuzz/run.sh                       # one target at a time (default: one per core)
 #
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`). A crash leaves its
 # input in fuzz/artifacts/<target>/; turn it into a regression test before fixing it.
