@@ -77,6 +77,17 @@ fn sigkill_at_random_points_then_rerun_gives_the_uninterrupted_archive() {
             // is remembered, to be checked against the final log.
             let f = a.json(&["fsck"]);
             assert_eq!(f["ok"], true, "fsck after kill {kills} (seed {seed}): {f}");
+            // A search either warns that the index lags, or the index covers every item.
+            let s = a.run(&["search", "--count", ""]);
+            assert!(s.status.success(), "search after kill {kills}");
+            if !String::from_utf8_lossy(&s.stderr).contains("lags the catalog") {
+                let indexed: u64 = String::from_utf8_lossy(&s.stdout).trim().parse().unwrap();
+                let items = a.json(&["stats"])["items"].as_u64().unwrap();
+                assert_eq!(
+                    indexed, items,
+                    "no lag warning after kill {kills} (seed {seed})"
+                );
+            }
             let c = a.run(&["consistency", "1", "--json"]);
             if c.status.success() {
                 let v: Value = serde_json::from_slice(&c.stdout).unwrap();
@@ -90,6 +101,13 @@ fn sigkill_at_random_points_then_rerun_gives_the_uninterrupted_archive() {
         a.ok(&args);
     }
     eprintln!("{kills} kills mid-ingest survived");
+    assert!(!a.path().join("index.behind").exists());
+    let s = a.run(&["search", "--count", "mips"]);
+    assert!(
+        s.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&s.stderr)
+    );
     assert!(
         kills >= 20,
         "only {kills} kills landed mid-ingest (seed {seed})"

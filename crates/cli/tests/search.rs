@@ -209,14 +209,58 @@ fn reindex_gives_the_same_results() {
         .map(|q| ids(&a, q, &["--sort", "date"]))
         .collect();
     assert_eq!(before, after);
-    // Deleting the index entirely: reindex rebuilds it from blobs and catalog.
+    // Deleting the index entirely: searches warn, and reindex rebuilds it from blobs and
+    // catalog.
     fs::remove_dir_all(a.path().join("index")).unwrap();
+    let s = a.run(&["search", "--count", "mips"]);
+    assert!(s.status.success());
+    assert_eq!(String::from_utf8_lossy(&s.stdout).trim(), "0");
+    assert!(String::from_utf8_lossy(&s.stderr).contains("lags the catalog"));
     a.ok(&["reindex"]);
     let rebuilt: Vec<Vec<String>> = queries
         .iter()
         .map(|q| ids(&a, q, &["--sort", "date"]))
         .collect();
     assert_eq!(before, rebuilt);
+}
+
+/// Searches compare the index with the catalog only when a writer has marked that the index may
+/// be behind (`index.behind`, left by an ingest or reindex that did not finish), or when the
+/// index is empty.
+#[test]
+fn the_lag_warning_follows_the_catalog_when_a_writer_left_its_mark() {
+    let a = TestArchive::new();
+    a.ingest(&[&linux_mips(1996)]);
+    let mark = a.path().join("index.behind");
+    assert!(!mark.exists(), "a finished ingest clears its mark");
+    let index = a.path().join("index");
+    let saved = tempfile::tempdir().unwrap();
+    let copy = |from: &Path, to: &Path| {
+        for e in fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    };
+    copy(&index, saved.path());
+    a.ingest(&[&linux_mips(1997)]);
+    let search = |a: &TestArchive| {
+        let s = a.run(&["search", "--count", "mips"]);
+        assert!(s.status.success());
+        String::from_utf8_lossy(&s.stderr).into_owned()
+    };
+    assert_eq!(search(&a), "");
+    // A mark whose writer got as far as the index: the catalog says the index is complete.
+    fs::write(&mark, b"").unwrap();
+    assert_eq!(search(&a), "");
+    // An index that really is behind (1996 only, as if the 1997 ingest died before its index
+    // commits) and the mark that ingest would have left: searches warn.
+    fs::remove_dir_all(&index).unwrap();
+    fs::create_dir(&index).unwrap();
+    copy(saved.path(), &index);
+    assert!(search(&a).contains("lags the catalog"));
+    a.ok(&["reindex"]);
+    assert!(!mark.exists(), "reindex clears the mark");
+    assert_eq!(search(&a), "");
 }
 
 fn eml(from: &str, subject: &str, body: &str, charset: &str) -> Vec<u8> {

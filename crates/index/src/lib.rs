@@ -12,6 +12,7 @@ mod merges;
 pub mod query;
 mod queue;
 pub mod search;
+mod sparse;
 
 pub use query::{Node, QueryError, parse, period_bounds};
 pub use search::{

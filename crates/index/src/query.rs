@@ -90,6 +90,28 @@ pub enum Node {
     All,
 }
 
+impl Node {
+    /// Whether compiling the query asks the [`crate::Resolver`] (actor names, threads and
+    /// conversations, tags): a caller that has no catalog open needs one only then.
+    pub fn uses_resolver(&self) -> bool {
+        match self {
+            Node::And(parts) | Node::Or(parts) => parts.iter().any(Node::uses_resolver),
+            Node::Not(inner) => inner.uses_resolver(),
+            Node::Term { field: Some(f), .. } => matches!(
+                f,
+                Field::From
+                    | Field::To
+                    | Field::Cc
+                    | Field::Bcc
+                    | Field::Participant
+                    | Field::Thread
+                    | Field::Tag
+            ),
+            Node::Term { field: None, .. } | Node::DateRange { .. } | Node::All => false,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueryError {
     /// 1-based character column.

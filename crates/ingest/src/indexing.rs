@@ -256,6 +256,7 @@ pub fn catch_up(archive: &Archive, catalog: &Catalog, index: &SearchIndex) -> Re
 /// catalog alone. Returns the number of documents indexed.
 pub fn reindex(archive: &Archive, lock: &trove_store::WriterLock) -> Result<u64> {
     let mut catalog = archive.catalog_rw(lock)?;
+    archive.index_may_fall_behind(lock)?;
     trove_analyze::rebuild(&mut catalog)?;
     // Verdicts are derived from raw bytes and the key store, so they are recomputed too.
     crate::verification::verify_and_store(archive, &mut catalog, None, &mut |_, _| {})?;
@@ -264,5 +265,7 @@ pub fn reindex(archive: &Archive, lock: &trove_store::WriterLock) -> Result<u64>
         std::fs::remove_dir_all(&dir).map_err(|e| trove_store::Error::io(&dir, e))?;
     }
     let index = SearchIndex::open_or_create(&dir)?;
-    catch_up(archive, &catalog, &index)
+    let n = catch_up(archive, &catalog, &index)?;
+    archive.index_caught_up(lock)?;
+    Ok(n)
 }

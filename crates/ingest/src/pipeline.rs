@@ -154,6 +154,7 @@ pub fn ingest(
 ) -> Result<Summary> {
     let started = Instant::now();
     let mut catalog = archive.catalog_rw(lock)?;
+    archive.index_may_fall_behind(lock)?;
     let inputs: Vec<String> = opts
         .inputs
         .iter()
@@ -296,6 +297,7 @@ pub fn ingest(
     // 300 MB bound.
     index_writer.commit(catalog.max_seq()?)?;
     index_writer.finish()?;
+    archive.index_caught_up(lock)?;
     release_free_memory();
     derive_and_log(archive, &mut catalog, &mut summary)?;
     release_free_memory();

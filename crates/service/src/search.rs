@@ -39,17 +39,6 @@ pub fn compile(index: &SearchIndex, catalog: &Catalog, query: &str) -> Result<Co
     Ok(index.compile_with(&node, &CatalogResolver(catalog))?)
 }
 
-/// The number of items a query matches.
-pub fn count(
-    index: &SearchIndex,
-    catalog: &Catalog,
-    query: &str,
-    timeout: Duration,
-) -> Result<usize> {
-    let compiled = compile(index, catalog, query)?;
-    Ok(index.count(&compiled, timeout)?)
-}
-
 /// One page of hits with highlighted snippets (and facet counts when asked).
 pub fn search(
     archive: &Archive,

@@ -193,6 +193,41 @@ impl Archive {
         self.root.join("tmp")
     }
 
+    fn index_behind_path(&self) -> PathBuf {
+        self.root.join("index.behind")
+    }
+
+    /// Records, durably, that the catalog may get items the search index does not cover yet:
+    /// a writer calls it before it adds items (ingest) or drops the index (reindex), and
+    /// [`Archive::index_caught_up`] once the index covers the catalog again. A writer that dies
+    /// in between leaves the mark, so readers keep checking until the next writer catches up.
+    pub fn index_may_fall_behind(&self, _lock: &WriterLock) -> Result<()> {
+        let p = self.index_behind_path();
+        let f = File::create(&p).map_err(|e| Error::io(&p, e))?;
+        f.sync_all().map_err(|e| Error::io(&p, e))?;
+        // The mark's directory entry must reach the disk before any catalog commit does.
+        File::open(&self.root)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io(&self.root, e))
+    }
+
+    /// The search index covers every catalog item again (see [`Archive::index_may_fall_behind`]).
+    pub fn index_caught_up(&self, _lock: &WriterLock) -> Result<()> {
+        let p = self.index_behind_path();
+        match fs::remove_file(&p) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(&p, e)),
+        }
+    }
+
+    /// Whether the index may cover fewer items than the catalog: an ingest or reindex is
+    /// running or was cut off. When false, readers need not compare the two (which means
+    /// opening the catalog: about a tenth of a `trove search --count` process).
+    pub fn index_may_be_behind(&self) -> bool {
+        self.index_behind_path().exists()
+    }
+
     /// Takes the exclusive writer lock, waiting for it if `wait`, failing at once otherwise.
     pub fn lock(&self, wait: bool) -> Result<WriterLock> {
         let p = self.root.join("lock");
