@@ -75,6 +75,10 @@ pub fn run(archive: &Archive, query: &str, o: &Options, json: bool) -> Result<Ex
             index.compile(&node)?
         };
         outln!("{}", index.count(&compiled, timeout)?);
+        // The process ends next, and the kernel unmaps the index's files in one pass at exit.
+        // Dropping the index unmapped them one by one first: 5-8% of a counting process's CPU
+        // (perf stat, 150 runs of three queries, session 22).
+        std::mem::forget(index);
         return Ok(ExitCode::SUCCESS);
     }
     let catalog = catalog.map_or_else(|| archive.catalog(), Ok)?;
