@@ -453,8 +453,8 @@ fn masks(bytes: &[u8; WIDTH], a: u8, b: u8, c: u8) -> (u32, u32) {
 mod tests {
     use super::*;
 
-    /// Long lines take `collapse`'s 32-byte path; random ones mix blanks, tabs and CRs at every
-    /// offset, including across the 32-byte boundaries.
+    /// Long lines span several 32-byte windows; random ones mix blanks, tabs and CRs at every
+    /// offset, including across the window boundaries.
     #[test]
     fn streamed_digest_equals_the_canonical_body_on_long_random_lines() {
         use sha2::{Digest, Sha256};
