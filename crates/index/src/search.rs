@@ -200,8 +200,36 @@ pub fn schema() -> (Schema, Fields) {
     (b.build(), f)
 }
 
+/// The schema's fields, for documents prepared away from any index (field ids follow from the
+/// schema alone).
+static FIELDS: std::sync::LazyLock<Fields> = std::sync::LazyLock::new(|| schema().1);
+
+/// An item's document with its text already analysed ([`analysis::pretokenise`]), ready for a
+/// [`Writer`]. Preparing is the costly part of indexing; ingest does it in its parallel stage.
+pub struct PreparedDoc {
+    id: String,
+    doc: TantivyDocument,
+}
+
+impl IndexDoc {
+    /// Analyses the document on this thread. Its `sources` are left for [`PreparedDoc::source`],
+    /// since ingest learns them only when the catalog has recorded the item.
+    pub fn prepare(&self) -> PreparedDoc {
+        analysis::with_analyzers(|a| FIELDS.document(self, a))
+    }
+}
+
+impl PreparedDoc {
+    /// Adds a source path (`source:` matches its words).
+    pub fn source(&mut self, path: &str) {
+        let text = analysis::with_analyzers(|a| analysis::pretokenise(&mut a.neutral, path));
+        self.doc.add_text(FIELDS.source, text);
+    }
+}
+
 impl Fields {
-    fn document(&self, d: &IndexDoc) -> TantivyDocument {
+    fn document(&self, d: &IndexDoc, a: &mut analysis::Analyzers) -> PreparedDoc {
+        use analysis::pretokenise;
         let mut doc = TantivyDocument::default();
         doc.add_text(self.id, &d.id);
         doc.add_text(self.kind, &d.kind);
@@ -217,45 +245,42 @@ impl Fields {
             (self.bcc, &d.bcc),
         ] {
             for m in list {
-                let t = analysis::address_tokens(m);
-                doc.add_text(field, &t);
+                let t = pretokenise(&mut a.address, &analysis::address_tokens(m));
                 doc.add_text(self.participant, &t);
+                doc.add_text(field, t);
             }
         }
         for m in &d.other_participants {
-            doc.add_text(self.participant, analysis::address_tokens(m));
+            let t = pretokenise(&mut a.address, &analysis::address_tokens(m));
+            doc.add_text(self.participant, t);
         }
         for m in &d.from {
-            if let Some(a) = m.normalized_address() {
-                doc.add_text(self.from_addr, a);
+            if let Some(addr) = m.normalized_address() {
+                doc.add_text(self.from_addr, addr);
             }
         }
-        doc.add_text(self.subject, &d.subject);
+        doc.add_text(self.subject, pretokenise(&mut a.neutral, &d.subject));
         let body = truncate(&d.body, MAX_INDEXED_BODY);
-        doc.add_text(self.body, body);
+        doc.add_text(self.body, pretokenise(&mut a.neutral, body));
         let all_text = format!("{}\n{}", d.subject, body);
         // Most mail has no CJK text: skip the bigram pass entirely for it.
         if analysis::contains_cjk(&all_text) {
-            doc.add_text(self.body_cjk, &all_text);
+            doc.add_text(self.body_cjk, pretokenise(&mut a.cjk, &all_text));
         }
         if let Some(lang) = &d.lang {
             doc.add_text(self.lang, lang);
-            if let Some((_, f)) = self.stemmed.iter().find(|(c, _)| c == lang) {
-                doc.add_text(*f, &all_text);
+            let stemmed = self.stemmed.iter().zip(&mut a.stemmed);
+            if let Some(((_, f), analyzer)) = stemmed.into_iter().find(|((c, _), _)| c == lang) {
+                doc.add_text(*f, pretokenise(analyzer, &all_text));
             }
         }
         if !d.attachment_text.is_empty() {
-            doc.add_text(
-                self.attachment,
-                truncate(&d.attachment_text, MAX_INDEXED_BODY),
-            );
-            doc.add_text(
-                self.body_cjk,
-                truncate(&d.attachment_text, MAX_INDEXED_BODY),
-            );
+            let text = truncate(&d.attachment_text, MAX_INDEXED_BODY);
+            doc.add_text(self.attachment, pretokenise(&mut a.neutral, text));
+            doc.add_text(self.body_cjk, pretokenise(&mut a.cjk, text));
         }
         for n in &d.filenames {
-            doc.add_text(self.filename, n);
+            doc.add_text(self.filename, pretokenise(&mut a.neutral, n));
         }
         if let Some(t) = &d.thread {
             doc.add_text(self.thread, t.to_lowercase());
@@ -264,7 +289,7 @@ impl Fields {
             doc.add_text(self.native, n.to_lowercase());
         }
         for s in &d.sources {
-            doc.add_text(self.source, s);
+            doc.add_text(self.source, pretokenise(&mut a.neutral, s));
         }
         if d.has_attachment {
             doc.add_text(self.has, "attachment");
@@ -275,7 +300,10 @@ impl Fields {
         for t in &d.tags {
             doc.add_text(self.tag, t.to_lowercase());
         }
-        doc
+        PreparedDoc {
+            id: d.id.clone(),
+            doc,
+        }
     }
 }
 
@@ -376,13 +404,23 @@ pub struct Writer<'a> {
 impl Writer<'_> {
     /// Adds (or replaces, by id) the document of an item.
     pub fn upsert(&mut self, d: &IndexDoc) -> Result<()> {
-        self.inner
-            .delete_term(Term::from_field_text(self.fields.id, &d.id));
-        self.add(d)
+        self.upsert_prepared(d.prepare())
     }
 
     pub fn add(&mut self, d: &IndexDoc) -> Result<()> {
-        let doc = self.fields.document(d);
+        self.add_prepared(d.prepare())
+    }
+
+    /// [`Writer::upsert`] of a document analysed elsewhere.
+    pub fn upsert_prepared(&mut self, d: PreparedDoc) -> Result<()> {
+        self.inner
+            .delete_term(Term::from_field_text(self.fields.id, &d.id));
+        self.add_prepared(d)
+    }
+
+    /// [`Writer::add`] of a document analysed elsewhere.
+    pub fn add_prepared(&mut self, d: PreparedDoc) -> Result<()> {
+        let doc = d.doc;
         let permit = self.queue.acquire(queue::doc_bytes(&doc));
         self.inner.add_document(QueuedDoc {
             doc,
@@ -448,7 +486,7 @@ impl SearchIndex {
         let dir = ReadDirectory::open(&self.dir)
             .map_err(|e| Error::Tantivy(tantivy::TantivyError::from(e)))?;
         let index = Index::open(dir)?;
-        analysis::register(index.tokenizers());
+        analysis::register_pretokenised(index.tokenizers());
         // One merge at a time: each holds its sources' term dictionaries in memory, and two or
         // more at once (tantivy runs four) add up past the ingest's memory bound. The indexing
         // heap writes a segment every 48 MiB; it takes about half as much again to write it out.

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use trove_index::{IndexDoc, SearchIndex};
+use trove_index::{PreparedDoc, SearchIndex};
 use trove_model::{AttachmentMeta, ItemRecord, Provenance, Sha256Hash, SourceFormat};
 use trove_store::{Archive, BlobStore, Catalog, Limits, NewItem, Recorded, WriterLock};
 
@@ -115,7 +115,8 @@ enum Outcome {
         sha: Sha256Hash,
         size: u64,
         record: Box<ItemRecord>,
-        doc: Box<IndexDoc>,
+        /// Analysed here, in the parallel stage, not on tantivy's single indexing thread.
+        doc: Box<PreparedDoc>,
         /// Identity pairs this record proves (e.g. a mention's handle and id).
         links: Vec<(String, String)>,
         /// DKIM/ARC verification of an email.
@@ -419,7 +420,7 @@ fn process(
                     sha,
                     size,
                     record: Box::new(record),
-                    doc: Box::new(doc),
+                    doc: Box::new(doc.prepare()),
                     links: p.links,
                     verification: None,
                 }
@@ -477,7 +478,7 @@ fn process(
                 sha,
                 size,
                 record: Box::new(record),
-                doc: Box::new(doc),
+                doc: Box::new(doc.prepare()),
                 links: vec![],
                 verification,
             })
@@ -510,7 +511,7 @@ fn write_batch(
     let tx = catalog.begin()?;
     let mut problems = Vec::new();
     let n = batch.len() as u64;
-    let mut to_index: Vec<(Box<IndexDoc>, Option<Provenance>, Sha256Hash)> = Vec::new();
+    let mut to_index: Vec<(Box<PreparedDoc>, Option<Provenance>, Sha256Hash)> = Vec::new();
     for d in batch {
         match d {
             Outcome::Item {
@@ -608,16 +609,14 @@ fn write_batch(
     for (mut doc, prov, sha) in to_index {
         match prov {
             Some(p) => {
-                doc.sources = vec![p.path];
-                index.add(&doc)?;
+                doc.source(&p.path);
+                index.add_prepared(*doc)?;
             }
             None => {
-                doc.sources = catalog
-                    .provenance(&sha)?
-                    .into_iter()
-                    .map(|p| p.path)
-                    .collect();
-                index.upsert(&doc)?;
+                for p in catalog.provenance(&sha)? {
+                    doc.source(&p.path);
+                }
+                index.upsert_prepared(*doc)?;
             }
         }
     }
