@@ -7,6 +7,11 @@
 # Unpacks real list mail from ../shared/data into bench/work/maildir, warms the page cache, then
 # times each tool RUNS times (fresh database each time) and prints the median messages/s, MB/s,
 # peak RSS and on-disk size, with ratios. Results are appended to bench/results.md.
+#
+# The runs go in rounds, each round running the three tools back to back: this VM's speed
+# drifts by a third within minutes (trove took 6.3 and 7.8 s, mu 32.6 and 27.4 s, in two runs
+# of this script half an hour apart when each tool's runs came in one block), so a block per
+# tool compared tools across different machine speeds. Each round also gives its own ratio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -62,49 +67,49 @@ run_timed() {
   echo "$(tail -1 "$WORK/time.out") $(du -sb "$size_dir" | cut -f1)"
 }
 
-results=()
-bench_tool() {
-  local name=$1
-  local -a lines=()
-  for _ in $(seq "$RUNS"); do
-    case $name in
-      trove)
-        rm -rf "$WORK/trove-archive"
-        "$TROVE" init "$WORK/trove-archive" > /dev/null
-        lines+=("$(run_timed "$WORK/trove-archive" "$TROVE" --archive "$WORK/trove-archive" ingest --quiet "$MD")")
-        ;;
-      notmuch)
-        rm -rf "$WORK/notmuch-db" "$WORK/notmuch-config"
-        mkdir -p "$WORK/notmuch-db"
-        printf '[database]\npath=%s\nmail_root=%s\n[user]\nname=bench\nprimary_email=bench@example.org\n[new]\ntags=\n' \
-          "$WORK/notmuch-db" "$MD" > "$WORK/notmuch-config"
-        lines+=("$(NOTMUCH_CONFIG=$WORK/notmuch-config run_timed "$WORK/notmuch-db" notmuch new --quiet)")
-        ;;
-      mu)
-        rm -rf "$WORK/mu-home"
-        mu init --quiet --muhome="$WORK/mu-home" --maildir="$MD" > /dev/null
-        lines+=("$(run_timed "$WORK/mu-home" mu index --quiet --muhome="$WORK/mu-home")")
-        ;;
-    esac
-  done
-  # median by seconds
-  local med
-  med=$(printf '%s\n' "${lines[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
-  results+=("$name $med")
+# run_tool NAME: one timed run on a fresh database; prints "seconds rss_kb disk_bytes".
+run_tool() {
+  case $1 in
+    trove)
+      rm -rf "$WORK/trove-archive"
+      "$TROVE" init "$WORK/trove-archive" > /dev/null
+      run_timed "$WORK/trove-archive" "$TROVE" --archive "$WORK/trove-archive" ingest --quiet "$MD"
+      ;;
+    notmuch)
+      rm -rf "$WORK/notmuch-db" "$WORK/notmuch-config"
+      mkdir -p "$WORK/notmuch-db"
+      printf '[database]\npath=%s\nmail_root=%s\n[user]\nname=bench\nprimary_email=bench@example.org\n[new]\ntags=\n' \
+        "$WORK/notmuch-db" "$MD" > "$WORK/notmuch-config"
+      NOTMUCH_CONFIG=$WORK/notmuch-config run_timed "$WORK/notmuch-db" notmuch new --quiet
+      ;;
+    mu)
+      rm -rf "$WORK/mu-home"
+      mu init --quiet --muhome="$WORK/mu-home" --maildir="$MD" > /dev/null
+      run_timed "$WORK/mu-home" mu index --quiet --muhome="$WORK/mu-home"
+      ;;
+  esac
 }
 
-for tool in trove notmuch mu; do
-  echo "running $tool ($RUNS runs)…"
-  bench_tool "$tool"
+# One line per run: "round tool seconds rss_kb disk_bytes".
+runs=()
+for round in $(seq "$RUNS"); do
+  echo "round $round of $RUNS: trove, notmuch, mu…"
+  for tool in trove notmuch mu; do
+    runs+=("$round $tool $(run_tool "$tool")")
+  done
 done
 
-python3 - "$MSGS" "$BYTES" "$READ_S" "$YEARS" "${results[@]}" <<'PY'
-import sys, datetime, platform, subprocess
+python3 - "$MSGS" "$BYTES" "$READ_S" "$YEARS" "${runs[@]}" <<'PY'
+import sys, datetime, platform, subprocess, statistics
 msgs, size, read_s, years = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-rows = {}
+per_tool, per_round = {}, {}
 for r in sys.argv[5:]:
-    name, secs, rss, disk = r.split()
-    rows[name] = (float(secs), int(rss), int(disk))
+    rnd, name, secs, rss, disk = r.split()
+    per_tool.setdefault(name, []).append((float(secs), int(rss), int(disk)))
+    per_round.setdefault(rnd, {})[name] = float(secs)
+# Median time, with the peak RSS and size of that run.
+rows = {name: sorted(v)[(len(v) - 1) // 2] for name, v in per_tool.items()}
+round_ratios = {peer: [r[peer] / r["trove"] for r in per_round.values()] for peer in ["notmuch", "mu"]}
 def ver(cmd):
     try:
         return subprocess.run(cmd, capture_output=True, text=True).stdout.strip().splitlines()[0]
@@ -124,6 +129,10 @@ for name in ["trove", "notmuch", "mu"]:
     s, rss, disk = rows[name]
     lines.append(f"| {name} | {s:.2f} | {msgs/s:.0f} | {size/1e6/s:.1f} | {rss/1024:.0f} MB | {disk/1e6:.0f} MB ({disk/size*100:.0f}%) | {s/t:.1f} |")
 lines.append("")
+for peer, ratios in round_ratios.items():
+    lines.append(f"Per round (the three tools back to back), trove vs {peer}: "
+                 + ", ".join(f"{x:.1f}×" for x in ratios) + f"; median {statistics.median(ratios):.1f}×.")
+lines.append("")
 text = "\n".join(lines)
 print(text)
 with open("bench/results.md", "a") as f:
@@ -131,6 +140,7 @@ with open("bench/results.md", "a") as f:
 import json, os
 os.makedirs("bench/work/summary", exist_ok=True)
 json.dump({"messages": msgs, "bytes": size, "read_s": read_s, "years": years,
+           "round_ratios": round_ratios,
            "tools": {k: {"seconds": v[0], "peak_rss_kb": v[1], "disk_bytes": v[2]} for k, v in rows.items()}},
           open("bench/work/summary/ingest.json", "w"))
 PY
