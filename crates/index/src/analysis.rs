@@ -44,182 +44,40 @@ pub fn stemmed_name(code: &str) -> String {
     format!("trove_{code}")
 }
 
-/// The language-neutral analyzer: words, lowercased and folded to ASCII.
-fn neutral() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(48))
-        .filter(LowerCaser)
-        .filter(AsciiFoldingFilter)
-        .build()
-}
-
-/// Address tokens ([`address_tokens`]) are separated by blanks and kept whole.
-fn address() -> TextAnalyzer {
-    TextAnalyzer::builder(WhitespaceTokenizer::default())
-        .filter(RemoveLongFilter::limit(200))
-        .filter(LowerCaser)
-        .filter(AsciiFoldingFilter)
-        .build()
-}
-
-fn stemmed(lang: Language) -> TextAnalyzer {
-    // Stop words are removed before stemming; folding comes last so that "élection" and
-    // "election" stem alike.
-    let mut b = TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(48))
-        .filter(LowerCaser)
-        .dynamic();
-    if let Some(stop) = StopWordFilter::new(lang) {
-        b = b.filter_dynamic(stop);
-    }
-    b.filter_dynamic(MemoStemmer(algorithm(lang)))
-        .filter_dynamic(AsciiFoldingFilter)
-        .build()
-}
-
-/// Registers every analyzer the schema names. Searches analyse query text with these.
+/// Registers every analyzer the schema names.
 pub fn register(manager: &TokenizerManager) {
-    manager.register(NEUTRAL, neutral());
-    manager.register(ADDRESS, address());
+    manager.register(
+        NEUTRAL,
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(48))
+            .filter(LowerCaser)
+            .filter(AsciiFoldingFilter)
+            .build(),
+    );
+    manager.register(
+        ADDRESS,
+        TextAnalyzer::builder(WhitespaceTokenizer::default())
+            .filter(RemoveLongFilter::limit(200))
+            .filter(LowerCaser)
+            .filter(AsciiFoldingFilter)
+            .build(),
+    );
     manager.register(CJK, TextAnalyzer::builder(CjkBigrams).build());
     for (code, lang) in STEMMED {
-        manager.register(&stemmed_name(code), stemmed(*lang));
-    }
-}
-
-/// Registers [`Pretokenised`] under every analyzer name, for the index writer: its documents
-/// come from [`Analyzers`], which ran the real analyzers in the parallel stage of an ingest.
-/// tantivy runs a writer's analyzers on its single indexing thread, which was the ingest's
-/// critical path; analysis was about a third of that thread's time (perf, 17,685 list messages).
-pub fn register_pretokenised(manager: &TokenizerManager) {
-    manager.register(NEUTRAL, Pretokenised);
-    manager.register(ADDRESS, Pretokenised);
-    manager.register(CJK, Pretokenised);
-    for (code, _) in STEMMED {
-        manager.register(&stemmed_name(code), Pretokenised);
-    }
-}
-
-/// One of each analyzer, for one thread: the stemmers' memos last from document to document.
-pub struct Analyzers {
-    pub neutral: TextAnalyzer,
-    pub address: TextAnalyzer,
-    pub cjk: TextAnalyzer,
-    /// In [`STEMMED`]'s order.
-    pub stemmed: Vec<TextAnalyzer>,
-}
-
-impl Default for Analyzers {
-    fn default() -> Self {
-        Self {
-            neutral: neutral(),
-            address: address(),
-            cjk: TextAnalyzer::builder(CjkBigrams).build(),
-            stemmed: STEMMED.iter().map(|(_, lang)| stemmed(*lang)).collect(),
+        // Stop words are removed before stemming; folding comes last so that "élection" and
+        // "election" stem alike.
+        let mut b = TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(48))
+            .filter(LowerCaser)
+            .dynamic();
+        if let Some(stop) = StopWordFilter::new(*lang) {
+            b = b.filter_dynamic(stop);
         }
-    }
-}
-
-thread_local! {
-    static ANALYZERS: std::cell::RefCell<Analyzers> = std::cell::RefCell::default();
-}
-
-/// Runs `f` with this thread's analyzers.
-pub fn with_analyzers<R>(f: impl FnOnce(&mut Analyzers) -> R) -> R {
-    ANALYZERS.with(|a| f(&mut a.borrow_mut()))
-}
-
-/// Separates tokens in pretokenised text. No analyzer here makes a token holding one: the
-/// word tokenizers keep letters and digits, the address one splits on ASCII blanks, ASCII
-/// folding maps no character to a blank, and CJK bigrams are CJK characters.
-const SEP: char = ' ';
-
-/// The tokens `analyzer` makes of `text`, written for [`Pretokenised`] to read back with the
-/// same text and positions: each token followed by one separator, and one more separator
-/// before it for each position its analyzer left out (a stop word, an overlong word, the gap
-/// between two CJK runs). Phrase queries need those gaps.
-pub fn pretokenise(analyzer: &mut TextAnalyzer, text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut stream = analyzer.token_stream(text);
-    let mut next = 0usize;
-    while stream.advance() {
-        let token = stream.token();
-        // Positions only grow in every analyzer here; were one to repeat a position, the
-        // token would move to the next one rather than be lost.
-        for _ in next..token.position {
-            out.push(SEP);
-        }
-        next = token.position.max(next) + 1;
-        out.push_str(&token.text);
-        out.push(SEP);
-    }
-    out
-}
-
-/// Reads back what [`pretokenise`] wrote. On any other text it still terminates and never
-/// panics: blanks separate words, extra blanks skip positions.
-#[derive(Clone, Copy, Default)]
-pub struct Pretokenised;
-
-pub struct PretokenisedStream<'a> {
-    text: &'a str,
-    /// Byte offset of the unread text.
-    at: usize,
-    next_position: usize,
-    token: Token,
-}
-
-impl Tokenizer for Pretokenised {
-    type TokenStream<'a> = PretokenisedStream<'a>;
-
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> PretokenisedStream<'a> {
-        PretokenisedStream {
-            text,
-            at: 0,
-            next_position: 0,
-            token: Token::default(),
-        }
-    }
-}
-
-impl TokenStream for PretokenisedStream<'_> {
-    fn advance(&mut self) -> bool {
-        // Byte loops, not `str` searches: tokens average a few bytes, and `find(' ')` spent
-        // more on setting up its vector search than on searching (perf, 17,685 messages). SEP
-        // is ASCII, so it never falls inside a multi-byte character.
-        let bytes = self.text.as_bytes();
-        let sep = SEP as u8;
-        let mut from = self.at;
-        while from < bytes.len() && bytes[from] == sep {
-            from += 1;
-        }
-        if from == bytes.len() {
-            self.at = from;
-            return false;
-        }
-        self.next_position += from - self.at;
-        let mut to = from;
-        while to < bytes.len() && bytes[to] != sep {
-            to += 1;
-        }
-        self.token.text.clear();
-        self.token.text.push_str(&self.text[from..to]);
-        self.token.offset_from = from;
-        self.token.offset_to = to;
-        self.token.position = self.next_position;
-        self.token.position_length = 1;
-        self.next_position += 1;
-        // The separator that ends the word is part of it, not a gap.
-        self.at = (to + 1).min(bytes.len());
-        true
-    }
-
-    fn token(&self) -> &Token {
-        &self.token
-    }
-
-    fn token_mut(&mut self) -> &mut Token {
-        &mut self.token
+        let analyzer = b
+            .filter_dynamic(MemoStemmer(algorithm(*lang)))
+            .filter_dynamic(AsciiFoldingFilter)
+            .build();
+        manager.register(&stemmed_name(code), analyzer);
     }
 }
 
@@ -248,30 +106,7 @@ impl TokenFilter for MemoStemmer {
 
 /// Word → stem. Keys are attacker-chosen text, but the memo is bounded ([`MEMO_WORDS`]) and
 /// foldhash's per-process random seed keeps collisions from being planned.
-type Memo = std::collections::HashMap<MemoKey, Box<str>, foldhash::fast::RandomState>;
-
-/// A word of at most [`MEMO_MAX_WORD`] bytes, zero-padded: keys of one fixed size compare
-/// with a few loads, where `Box<str>` keys called `memcmp` on every lookup (2% of an ingest's
-/// CPU, perf on 17,685 messages). With the length in the key, padding never makes two words
-/// equal.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct MemoKey {
-    len: u8,
-    bytes: [u8; MEMO_MAX_WORD],
-}
-
-impl MemoKey {
-    fn new(word: &str) -> Option<Self> {
-        let mut bytes = [0; MEMO_MAX_WORD];
-        bytes
-            .get_mut(..word.len())?
-            .copy_from_slice(word.as_bytes());
-        Some(Self {
-            len: word.len() as u8,
-            bytes,
-        })
-    }
-}
+type Memo = std::collections::HashMap<Box<str>, Box<str>, foldhash::fast::RandomState>;
 
 #[derive(Clone)]
 pub struct MemoStemmerFilter<T> {
@@ -304,12 +139,12 @@ impl<T: TokenStream> TokenStream for MemoStemmerStream<'_, T> {
             return false;
         }
         let token = self.tail.token_mut();
-        let Some(key) = MemoKey::new(&token.text) else {
+        if token.text.len() > MEMO_MAX_WORD {
             let stem = self.stemmer.stem(&token.text).into_owned();
             token.text = stem;
             return true;
-        };
-        if let Some(stem) = self.memo.get(&key) {
+        }
+        if let Some(stem) = self.memo.get(token.text.as_str()) {
             token.text.clear();
             token.text.push_str(stem);
             return true;
@@ -318,9 +153,9 @@ impl<T: TokenStream> TokenStream for MemoStemmerStream<'_, T> {
         if self.memo.len() >= MEMO_WORDS {
             self.memo.clear();
         }
+        self.memo.insert(token.text.as_str().into(), stem.clone());
         token.text.clear();
         token.text.push_str(&stem);
-        self.memo.insert(key, stem);
         true
     }
 
@@ -556,116 +391,6 @@ mod tests {
         out
     }
 
-    fn positioned(a: &mut TextAnalyzer, text: &str) -> Vec<(usize, usize, String)> {
-        let mut s = a.token_stream(text);
-        let mut out = vec![];
-        while let Some(t) = s.next() {
-            out.push((t.position, t.position_length, t.text.clone()));
-        }
-        out
-    }
-
-    /// What the index writer reads back from pretokenised text is what the analyzer made:
-    /// every analyzer, on random text with stop words, overlong words, accents, CJK runs,
-    /// punctuation and runs of blanks (which drop positions or move them).
-    #[test]
-    fn pretokenised_text_reads_back_as_the_analyzers_tokens() {
-        let pieces = [
-            "the",
-            "and",
-            "of",
-            "le",
-            "la",
-            "der",
-            "die",
-            "и",
-            "de",
-            "het",
-            "Election",
-            "élections",
-            "Häuser",
-            "rápidamente",
-            "бегущий",
-            "running",
-            "x",
-            "42",
-            "a.b@c.org",
-            "mailto:x@y.z",
-            "@handle",
-            "中文",
-            "日本語のテキスト",
-            "한국어",
-            "漢",
-            "ﬁ",
-            "Ⅻ",
-            "⑴",
-            "ß",
-            "İ",
-            ",",
-            "  ",
-            "\t",
-            "\n",
-            "--",
-            "\u{0}",
-            "\u{a0}",
-            "\u{3000}",
-            "e\u{301}",
-        ];
-        let long = "w".repeat(60);
-        let very_long = "y".repeat(230);
-        let mut analyzers = Analyzers::default();
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for _ in 0..3000 {
-            let n = (next() % 40) as usize;
-            let mut text = String::new();
-            for _ in 0..n {
-                let r = next() as usize;
-                match r % 23 {
-                    0 => text.push_str(&long),
-                    1 => text.push_str(&very_long),
-                    _ => text.push_str(pieces[(r >> 8) % pieces.len()]),
-                }
-                if r & 0x10000 == 0 {
-                    text.push(' ');
-                }
-            }
-            let Analyzers {
-                neutral,
-                address,
-                cjk,
-                stemmed,
-            } = &mut analyzers;
-            for a in [neutral, address, cjk]
-                .into_iter()
-                .chain(stemmed.iter_mut())
-            {
-                let want = positioned(a, &text);
-                let got = positioned(
-                    &mut TextAnalyzer::from(Pretokenised),
-                    &pretokenise(a, &text),
-                );
-                assert_eq!(got, want, "{text:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn pretokenised_reader_takes_any_text() {
-        let got = positioned(&mut TextAnalyzer::from(Pretokenised), "  a b   c  ");
-        let want = [(2, "a"), (3, "b"), (6, "c")]
-            .map(|(p, t)| (p, 1, t.to_string()))
-            .to_vec();
-        assert_eq!(got, want);
-        assert!(positioned(&mut TextAnalyzer::from(Pretokenised), "   ").is_empty());
-        assert!(positioned(&mut TextAnalyzer::from(Pretokenised), "").is_empty());
-    }
-
     /// The memo changes nothing: every language, repeated words (found in the memo), words too
     /// long for it, and a memo that fills up and starts again.
     #[test]
@@ -674,8 +399,7 @@ mod tests {
         let text = "running runs runner connection connections connected internationalisations \
             élections élection elections mangeaient mangeons Häuser Häusern häuslich \
             rápidamente corriendo velocemente parlando falando coisas бегущий бегал \
-            gelopen lopende uncharacteristically uncharacteristically running runs \
-            pneumonoultramicroscopicsilicovolcanoconiosis counterrevolutionaries";
+            gelopen lopende uncharacteristically uncharacteristically running runs";
         let many: String = (0..MEMO_WORDS + 100).map(|i| format!("w{i}ing ")).collect();
         for (_, lang) in STEMMED {
             let plain = |t: &str| {

@@ -16,8 +16,8 @@ mod sparse;
 
 pub use query::{Node, QueryError, parse, period_bounds};
 pub use search::{
-    Compiled, FacetCount, Hit, IndexDoc, NoResolver, PreparedDoc, Resolver, SearchIndex,
-    SearchOptions, SearchResults, Snippets, Sort, Writer,
+    Compiled, FacetCount, Hit, IndexDoc, NoResolver, Resolver, SearchIndex, SearchOptions,
+    SearchResults, Snippets, Sort, Writer,
 };
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -200,36 +200,8 @@ pub fn schema() -> (Schema, Fields) {
     (b.build(), f)
 }
 
-/// The schema's fields, for documents prepared away from any index (field ids follow from the
-/// schema alone).
-static FIELDS: std::sync::LazyLock<Fields> = std::sync::LazyLock::new(|| schema().1);
-
-/// An item's document with its text already analysed ([`analysis::pretokenise`]), ready for a
-/// [`Writer`]. Preparing is the costly part of indexing; ingest does it in its parallel stage.
-pub struct PreparedDoc {
-    id: String,
-    doc: TantivyDocument,
-}
-
-impl IndexDoc {
-    /// Analyses the document on this thread. Its `sources` are left for [`PreparedDoc::source`],
-    /// since ingest learns them only when the catalog has recorded the item.
-    pub fn prepare(&self) -> PreparedDoc {
-        analysis::with_analyzers(|a| FIELDS.document(self, a))
-    }
-}
-
-impl PreparedDoc {
-    /// Adds a source path (`source:` matches its words).
-    pub fn source(&mut self, path: &str) {
-        let text = analysis::with_analyzers(|a| analysis::pretokenise(&mut a.neutral, path));
-        self.doc.add_text(FIELDS.source, text);
-    }
-}
-
 impl Fields {
-    fn document(&self, d: &IndexDoc, a: &mut analysis::Analyzers) -> PreparedDoc {
-        use analysis::pretokenise;
+    fn document(&self, d: &IndexDoc) -> TantivyDocument {
         let mut doc = TantivyDocument::default();
         doc.add_text(self.id, &d.id);
         doc.add_text(self.kind, &d.kind);
@@ -245,42 +217,45 @@ impl Fields {
             (self.bcc, &d.bcc),
         ] {
             for m in list {
-                let t = pretokenise(&mut a.address, &analysis::address_tokens(m));
+                let t = analysis::address_tokens(m);
+                doc.add_text(field, &t);
                 doc.add_text(self.participant, &t);
-                doc.add_text(field, t);
             }
         }
         for m in &d.other_participants {
-            let t = pretokenise(&mut a.address, &analysis::address_tokens(m));
-            doc.add_text(self.participant, t);
+            doc.add_text(self.participant, analysis::address_tokens(m));
         }
         for m in &d.from {
-            if let Some(addr) = m.normalized_address() {
-                doc.add_text(self.from_addr, addr);
+            if let Some(a) = m.normalized_address() {
+                doc.add_text(self.from_addr, a);
             }
         }
-        doc.add_text(self.subject, pretokenise(&mut a.neutral, &d.subject));
+        doc.add_text(self.subject, &d.subject);
         let body = truncate(&d.body, MAX_INDEXED_BODY);
-        doc.add_text(self.body, pretokenise(&mut a.neutral, body));
+        doc.add_text(self.body, body);
         let all_text = format!("{}\n{}", d.subject, body);
         // Most mail has no CJK text: skip the bigram pass entirely for it.
         if analysis::contains_cjk(&all_text) {
-            doc.add_text(self.body_cjk, pretokenise(&mut a.cjk, &all_text));
+            doc.add_text(self.body_cjk, &all_text);
         }
         if let Some(lang) = &d.lang {
             doc.add_text(self.lang, lang);
-            let stemmed = self.stemmed.iter().zip(&mut a.stemmed);
-            if let Some(((_, f), analyzer)) = stemmed.into_iter().find(|((c, _), _)| c == lang) {
-                doc.add_text(*f, pretokenise(analyzer, &all_text));
+            if let Some((_, f)) = self.stemmed.iter().find(|(c, _)| c == lang) {
+                doc.add_text(*f, &all_text);
             }
         }
         if !d.attachment_text.is_empty() {
-            let text = truncate(&d.attachment_text, MAX_INDEXED_BODY);
-            doc.add_text(self.attachment, pretokenise(&mut a.neutral, text));
-            doc.add_text(self.body_cjk, pretokenise(&mut a.cjk, text));
+            doc.add_text(
+                self.attachment,
+                truncate(&d.attachment_text, MAX_INDEXED_BODY),
+            );
+            doc.add_text(
+                self.body_cjk,
+                truncate(&d.attachment_text, MAX_INDEXED_BODY),
+            );
         }
         for n in &d.filenames {
-            doc.add_text(self.filename, pretokenise(&mut a.neutral, n));
+            doc.add_text(self.filename, n);
         }
         if let Some(t) = &d.thread {
             doc.add_text(self.thread, t.to_lowercase());
@@ -289,7 +264,7 @@ impl Fields {
             doc.add_text(self.native, n.to_lowercase());
         }
         for s in &d.sources {
-            doc.add_text(self.source, pretokenise(&mut a.neutral, s));
+            doc.add_text(self.source, s);
         }
         if d.has_attachment {
             doc.add_text(self.has, "attachment");
@@ -300,10 +275,7 @@ impl Fields {
         for t in &d.tags {
             doc.add_text(self.tag, t.to_lowercase());
         }
-        PreparedDoc {
-            id: d.id.clone(),
-            doc,
-        }
+        doc
     }
 }
 
@@ -404,23 +376,13 @@ pub struct Writer<'a> {
 impl Writer<'_> {
     /// Adds (or replaces, by id) the document of an item.
     pub fn upsert(&mut self, d: &IndexDoc) -> Result<()> {
-        self.upsert_prepared(d.prepare())
+        self.inner
+            .delete_term(Term::from_field_text(self.fields.id, &d.id));
+        self.add(d)
     }
 
     pub fn add(&mut self, d: &IndexDoc) -> Result<()> {
-        self.add_prepared(d.prepare())
-    }
-
-    /// [`Writer::upsert`] of a document analysed elsewhere.
-    pub fn upsert_prepared(&mut self, d: PreparedDoc) -> Result<()> {
-        self.inner
-            .delete_term(Term::from_field_text(self.fields.id, &d.id));
-        self.add_prepared(d)
-    }
-
-    /// [`Writer::add`] of a document analysed elsewhere.
-    pub fn add_prepared(&mut self, d: PreparedDoc) -> Result<()> {
-        let doc = d.doc;
+        let doc = self.fields.document(d);
         let permit = self.queue.acquire(queue::doc_bytes(&doc));
         self.inner.add_document(QueuedDoc {
             doc,
@@ -486,7 +448,7 @@ impl SearchIndex {
         let dir = ReadDirectory::open(&self.dir)
             .map_err(|e| Error::Tantivy(tantivy::TantivyError::from(e)))?;
         let index = Index::open(dir)?;
-        analysis::register_pretokenised(index.tokenizers());
+        analysis::register(index.tokenizers());
         // One merge at a time: each holds its sources' term dictionaries in memory, and two or
         // more at once (tantivy runs four) add up past the ingest's memory bound. The indexing
         // heap writes a segment every 48 MiB; it takes about half as much again to write it out.

@@ -9,7 +9,7 @@ use crate::Result;
 use crate::email::{AttachmentBytes, parse_email};
 use crate::social::{self, SocialOutcome};
 use rayon::prelude::*;
-use trove_index::{IndexDoc, PreparedDoc, SearchIndex};
+use trove_index::{IndexDoc, SearchIndex};
 use trove_model::{AddressRole, ItemId, ItemRecord, Provenance, SourceFormat};
 use trove_store::{Archive, BlobStore, Catalog, ItemRow};
 
@@ -230,26 +230,19 @@ pub fn catch_up(archive: &Archive, catalog: &Catalog, index: &SearchIndex) -> Re
                 }
             })
             .collect::<trove_store::Result<_>>()?;
-        let verdicts: Vec<Option<String>> = page
-            .iter()
-            .map(|it| Ok(catalog.verification(&it.raw_sha256)?.map(|v| v.verdict)))
-            .collect::<Result<_>>()?;
-        // Documents are analysed in parallel too: the writer's one indexing thread only files
-        // their tokens.
-        let docs: Vec<Result<PreparedDoc>> = page
+        let docs: Vec<Result<IndexDoc>> = page
             .par_iter()
             .zip(provs.par_iter())
             .zip(known.par_iter())
-            .zip(verdicts.into_par_iter())
-            .map(|(((it, p), k), verdict)| {
-                let mut doc = doc_from_archive(archive, it, p, k)?;
-                doc.sources = p.iter().map(|p| p.path.clone()).collect();
-                doc.dkim = verdict;
-                Ok(doc.prepare())
-            })
+            .map(|((it, p), k)| doc_from_archive(archive, it, p, k))
             .collect();
-        for doc in docs {
-            writer.add_prepared(doc?)?;
+        for ((doc, p), it) in docs.into_iter().zip(provs).zip(&page) {
+            let mut doc = doc?;
+            doc.sources = p.into_iter().map(|p| p.path).collect();
+            if let Some(v) = catalog.verification(&it.raw_sha256)? {
+                doc.dkim = Some(v.verdict);
+            }
+            writer.add(&doc)?;
             added += 1;
         }
     }

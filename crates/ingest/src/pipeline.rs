@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use trove_index::{PreparedDoc, SearchIndex};
+use trove_index::{IndexDoc, SearchIndex};
 use trove_model::{AttachmentMeta, ItemRecord, Provenance, Sha256Hash, SourceFormat};
 use trove_store::{Archive, BlobStore, Catalog, Limits, NewItem, Recorded, WriterLock};
 
@@ -115,8 +115,7 @@ enum Outcome {
         sha: Sha256Hash,
         size: u64,
         record: Box<ItemRecord>,
-        /// Analysed here, in the parallel stage, not on tantivy's single indexing thread.
-        doc: Box<PreparedDoc>,
+        doc: Box<IndexDoc>,
         /// Identity pairs this record proves (e.g. a mention's handle and id).
         links: Vec<(String, String)>,
         /// DKIM/ARC verification of an email.
@@ -420,7 +419,7 @@ fn process(
                     sha,
                     size,
                     record: Box::new(record),
-                    doc: Box::new(doc.prepare()),
+                    doc: Box::new(doc),
                     links: p.links,
                     verification: None,
                 }
@@ -478,7 +477,7 @@ fn process(
                 sha,
                 size,
                 record: Box::new(record),
-                doc: Box::new(doc.prepare()),
+                doc: Box::new(doc),
                 links: vec![],
                 verification,
             })
@@ -511,7 +510,7 @@ fn write_batch(
     let tx = catalog.begin()?;
     let mut problems = Vec::new();
     let n = batch.len() as u64;
-    let mut to_index: Vec<(Box<PreparedDoc>, Option<Provenance>, Sha256Hash)> = Vec::new();
+    let mut to_index: Vec<(Box<IndexDoc>, Option<Provenance>, Sha256Hash)> = Vec::new();
     for d in batch {
         match d {
             Outcome::Item {
@@ -609,14 +608,16 @@ fn write_batch(
     for (mut doc, prov, sha) in to_index {
         match prov {
             Some(p) => {
-                doc.source(&p.path);
-                index.add_prepared(*doc)?;
+                doc.sources = vec![p.path];
+                index.add(&doc)?;
             }
             None => {
-                for p in catalog.provenance(&sha)? {
-                    doc.source(&p.path);
-                }
-                index.upsert_prepared(*doc)?;
+                doc.sources = catalog
+                    .provenance(&sha)?
+                    .into_iter()
+                    .map(|p| p.path)
+                    .collect();
+                index.upsert(&doc)?;
             }
         }
     }
