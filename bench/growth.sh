@@ -59,6 +59,10 @@ for n in $SIZES; do
   # gigabytes: on 2026-11-29 the p99 measured then was 63.6 ms, and 11-46 ms over six runs on the
   # same archive at rest.
   sync
+  # ...and with the index in the page cache, as on a server that has been answering: this VM
+  # reclaims cold page cache on its own (kdamond), and on 2026-12-02 the 1M index had been
+  # evicted by the time it was searched: p99 5,390 ms from disk, 9.3 ms once read.
+  find "$a/index" -type f -exec cat {} + > /dev/null
   lat=$("$ROOT/target/release/examples/latency" "$a/index" "$QUERIES" 5)
   python3 - "$n" "$items" "$secs" "$rss" "$disk" "$raw_bytes" "$lat" >> "$WORK/growth.jsonl" <<'PY'
 import json, sys
