@@ -5,7 +5,7 @@
 #   GROWTH_SIZES="10000 100000" bash bench/run.sh
 #
 # Runs, each with its own details appended to bench/results.md:
-#   ingest.sh  trove ingest vs notmuch new vs mu index (median of 3, same maildir, fresh databases)
+#   ingest.sh  trove ingest vs notmuch new vs mu index (median of 3 rounds of the three back to back, same maildir, fresh databases)
 #   floor      `cat` of the corpus (in ingest.sh) and mail-parser parse-only (examples/parse_floor)
 #   search.sh  21 queries, whole processes, vs notmuch count and mu find; in-process p50/p99
 #   dkim.sh    trove verify vs dkimpy with the same keys
