@@ -235,39 +235,22 @@ pub enum KeyMaterial {
 
 /// An RSA public key as verification uses it: modulus and exponent as GMP integers, converted
 /// once when the record is read rather than for every signature (through the `rsa` crate's
-/// bytes, that conversion was about 1% of the DKIM verify loop), and the same key as OpenSSL
-/// holds it, which caches its Montgomery form across signatures.
-#[derive(Clone, Debug)]
+/// bytes, that conversion was about 1% of the DKIM verify loop).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RsaKey {
     pub n: rug::Integer,
     pub e: rug::Integer,
     /// The modulus's length in bytes: the length of an encoded message and of a signature.
     pub size: usize,
-    /// `None` when OpenSSL would not take the key (an even modulus, say); GMP then does the maths.
-    pub openssl: Option<openssl::rsa::Rsa<openssl::pkey::Public>>,
 }
-
-impl PartialEq for RsaKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.n == other.n && self.e == other.e
-    }
-}
-
-impl Eq for RsaKey {}
 
 impl From<&rsa::RsaPublicKey> for RsaKey {
     fn from(k: &rsa::RsaPublicKey) -> Self {
         use rug::integer::Order::Msf;
-        let (n, e) = (k.n().to_bytes_be(), k.e().to_bytes_be());
-        let openssl = openssl::bn::BigNum::from_slice(&n)
-            .and_then(|n| Ok((n, openssl::bn::BigNum::from_slice(&e)?)))
-            .and_then(|(n, e)| openssl::rsa::Rsa::from_public_components(n, e))
-            .ok();
         RsaKey {
-            n: rug::Integer::from_digits(&n, Msf),
-            e: rug::Integer::from_digits(&e, Msf),
+            n: rug::Integer::from_digits(&k.n().to_bytes_be(), Msf),
+            e: rug::Integer::from_digits(&k.e().to_bytes_be(), Msf),
             size: k.size(),
-            openssl,
         }
     }
 }
