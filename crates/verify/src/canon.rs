@@ -57,17 +57,18 @@ pub fn strip_b(value: &[u8]) -> Vec<u8> {
         .or_else(|| value.strip_suffix(b"\n"))
         .unwrap_or(value);
     let mut out = Vec::with_capacity(v.len());
-    for (i, seg) in v.split(|&c| c == b';').enumerate() {
-        if i > 0 {
+    let mut from = 0;
+    // memchr rather than a byte-by-byte `split`: the value is mostly the base64 of `b=`.
+    for end in memchr::memchr_iter(b';', v).chain([v.len()]) {
+        let seg = &v[from..end];
+        if from > 0 {
             out.push(b';');
         }
-        if let Some(eq) = seg.iter().position(|&c| c == b'=')
-            && seg[..eq].trim_ascii() == b"b"
-        {
-            out.extend_from_slice(&seg[..=eq]);
-            continue;
+        match memchr::memchr(b'=', seg) {
+            Some(eq) if seg[..eq].trim_ascii() == b"b" => out.extend_from_slice(&seg[..=eq]),
+            _ => out.extend_from_slice(seg),
         }
-        out.extend_from_slice(seg);
+        from = end + 1;
     }
     out
 }
@@ -402,33 +403,11 @@ fn masks(bytes: &[u8; WIDTH], a: u8, b: u8, c: u8) -> (u32, u32) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse2")]
+#[allow(unsafe_code)]
 fn masks_sse2(bytes: &[u8; WIDTH], a: u8, b: u8, c: u8) -> (u32, u32) {
     use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi8, _mm_set1_epi8,
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
-    #[target_feature(enable = "sse2")]
-    fn half(h: &[u8]) -> __m128i {
-        // Built from bytes rather than loaded through a pointer; it compiles to one load.
-        let b = |i: usize| h[i] as i8;
-        _mm_set_epi8(
-            b(15),
-            b(14),
-            b(13),
-            b(12),
-            b(11),
-            b(10),
-            b(9),
-            b(8),
-            b(7),
-            b(6),
-            b(5),
-            b(4),
-            b(3),
-            b(2),
-            b(1),
-            b(0),
-        )
-    }
     #[target_feature(enable = "sse2")]
     fn bits(v: __m128i, a: u8, b: u8) -> u32 {
         let eq = _mm_or_si128(
@@ -437,7 +416,17 @@ fn masks_sse2(bytes: &[u8; WIDTH], a: u8, b: u8, c: u8) -> (u32, u32) {
         );
         _mm_movemask_epi8(eq) as u32 & 0xffff
     }
-    let (lo, hi) = (half(&bytes[..16]), half(&bytes[16..]));
+    // Loaded through a pointer: built with `_mm_set_epi8` from the bytes, the halves compiled
+    // to a dozen shuffles each, not to one load (perf annotate). With the loads and `strip_b`'s
+    // memchr, ten passes of the verify loop over 1,693 signed messages took 0.544 s instead of
+    // 0.603 (medians of six alternated runs, session 25).
+    // SAFETY: both halves are 16 bytes inside `bytes`; `loadu` takes any alignment.
+    let (lo, hi) = unsafe {
+        (
+            _mm_loadu_si128(bytes.as_ptr().cast::<__m128i>()),
+            _mm_loadu_si128(bytes.as_ptr().add(16).cast::<__m128i>()),
+        )
+    };
     (
         bits(lo, a, b) | bits(hi, a, b) << 16,
         bits(lo, c, c) | bits(hi, c, c) << 16,
