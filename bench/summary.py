@@ -38,9 +38,12 @@ row(f"search, {sea['queries']} queries as whole processes", f"{sea['trove_ms']:.
 big = gro[-1]
 row(f"search in process at {big['messages']:,} msgs", f"p50 {big['p50_ms']:.2f} ms, p99 {big['p99_ms']:.2f} ms", "", "",
     "p50 < 5 ms, p99 < 50 ms at 1M", big["messages"] >= 1_000_000 and big["p50_ms"] < 5 and big["p99_ms"] < 50)
-dk_ratio = dk["dkimpy_s"] / dk["trove_1core_s"]
+# Whole process against whole process where dkim.sh timed dkimpy's (older summaries: its loop).
+py_whole = dk.get("dkimpy_process_s")
+dk_ratio = (py_whole or dk["dkimpy_s"]) / dk["trove_1core_s"]
 row(f"DKIM verify, {dk['messages']:,} signed msgs, 1 core, whole process", f"{dk['messages']/dk['trove_1core_s']:.0f} msg/s",
-    f"dkimpy {dk['messages']/dk['dkimpy_s']:.0f} msg/s (loop only)", f"{dk_ratio:.1f}×", "≥ 30×", dk_ratio >= 30)
+    f"dkimpy {dk['messages']/(py_whole or dk['dkimpy_s']):.0f} msg/s ({'whole process' if py_whole else 'loop only'})",
+    f"{dk_ratio:.1f}×", "≥ 30×", dk_ratio >= 30)
 dk_loop = dk["dkimpy_s"] / dk["trove_loop_s"]
 row("DKIM verify loop vs loop, 1 core", f"{dk['messages']/dk['trove_loop_s']:.0f} msg/s",
     f"dkimpy {dk['messages']/dk['dkimpy_s']:.0f} msg/s", f"{dk_loop:.1f}×", "≥ 30×", dk_loop >= 30)

@@ -417,9 +417,9 @@ fn masks_sse2(bytes: &[u8; WIDTH], a: u8, b: u8, c: u8) -> (u32, u32) {
         _mm_movemask_epi8(eq) as u32 & 0xffff
     }
     // Loaded through a pointer: built with `_mm_set_epi8` from the bytes, the halves compiled
-    // to a dozen shuffles each, not to one load (perf annotate). With the loads and `strip_b`'s
-    // memchr, ten passes of the verify loop over 1,693 signed messages took 0.544 s instead of
-    // 0.603 (medians of six alternated runs, session 25).
+    // to a dozen shuffles each, not to one load (perf annotate). With the loads, `body_digest`
+    // runs 21% fewer instructions (callgrind) and the verify loop over 1,693 signed messages is
+    // 6-10% faster (two sets of alternated runs, bench/results.md, session 25).
     // SAFETY: both halves are 16 bytes inside `bytes`; `loadu` takes any alignment.
     let (lo, hi) = unsafe {
         (
