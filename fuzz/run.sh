@@ -104,6 +104,18 @@ pack, idx = open(p, "rb").read(), open(p[:-4] + "idx", "rb").read()
 open(sys.argv[2], "wb").write(struct.pack("<H", len(idx)) + pack + idx)
 PY
       rm -rf "$a" ;;
+    modexp)
+      # A 2048-bit modulus with DKIM's exponent, and a 1024-bit one with e = 3.
+      python3 - "$dir" <<'PY'
+import random, struct, sys
+r = random.Random(1)
+for bits, e in ((2048, 65537), (1024, 3)):
+    n = r.getrandbits(bits) | 1 << (bits - 1) | 1
+    s = r.getrandbits(bits - 1)
+    k = bits // 8
+    open(f"{sys.argv[1]}/n{bits}", "wb").write(struct.pack("<HQ", k, e) + n.to_bytes(k, "big") + s.to_bytes(k, "big"))
+PY
+      ;;
     query)
       printf '%s\n' 'from:a subject:"b c" after:2016-01 -d' 'tag:x OR (dkim:pass has:attachment)' >"$dir/q" ;;
     *) ;;  # the target's own seeds, or libFuzzer's empty start

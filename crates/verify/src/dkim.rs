@@ -183,6 +183,9 @@ pub(crate) fn maths(
             let Some(em) = crate::recover::encode(a, data, k.size) else {
                 return Ok(false);
             };
+            if let (Some(m), Some(e)) = (&k.fast.0, k.e.to_u64()) {
+                return Ok(m.pow(sig, e, k.size) == em);
+            }
             Ok(s.pow_mod(&k.e, &k.n)
                 .is_ok_and(|m| m == integer_from_be(&em)))
         }

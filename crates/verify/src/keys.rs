@@ -242,18 +242,33 @@ pub struct RsaKey {
     pub e: rug::Integer,
     /// The modulus's length in bytes: the length of an encoded message and of a signature.
     pub size: usize,
+    /// The modulus prepared for IFMA multiplication, where this CPU has it.
+    pub(crate) fast: FastModulus,
 }
 
 impl From<&rsa::RsaPublicKey> for RsaKey {
     fn from(k: &rsa::RsaPublicKey) -> Self {
         use rug::integer::Order::Msf;
+        let n = rug::Integer::from_digits(&k.n().to_bytes_be(), Msf);
         RsaKey {
-            n: rug::Integer::from_digits(&k.n().to_bytes_be(), Msf),
+            fast: FastModulus(crate::ifma::Modulus::new(&n).map(std::sync::Arc::new)),
+            n,
             e: rug::Integer::from_digits(&k.e().to_bytes_be(), Msf),
             size: k.size(),
         }
     }
 }
+
+/// [`crate::ifma::Modulus`] for a key: derived from `n`, so it takes no part in comparisons.
+#[derive(Clone, Debug)]
+pub(crate) struct FastModulus(pub(crate) Option<std::sync::Arc<crate::ifma::Modulus>>);
+
+impl PartialEq for FastModulus {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for FastModulus {}
 
 /// A DKIM key record, interpreted.
 #[derive(Clone, Debug, PartialEq, Eq)]

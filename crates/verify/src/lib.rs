@@ -16,6 +16,9 @@ mod arc;
 mod canon;
 mod dkim;
 pub mod forensics;
+mod ifma;
+#[doc(hidden)]
+pub use ifma::agrees_with_gmp;
 pub mod keys;
 mod message;
 pub mod recover;
