@@ -399,4 +399,40 @@ mod tests {
             rug::Integer::from(0x0102)
         );
     }
+
+    /// Both ways of computing s^e mod n (IFMA where the CPU has it, GMP always) accept a real
+    /// signature and reject it once the data or the signature changes by one bit.
+    #[test]
+    fn rsa_verifies_the_same_through_ifma_and_gmp() {
+        use rsa::pkcs1v15::SigningKey;
+        use rsa::signature::{SignatureEncoding, Signer};
+        for bits in [1024, 2048] {
+            let private = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits).unwrap();
+            let with_ifma = crate::keys::RsaKey::from(&private.to_public_key());
+            let mut gmp_only = with_ifma.clone();
+            gmp_only.fast = crate::keys::FastModulus(None);
+            let data = b"from:a@example.com\r\nsubject:hello\r\n".to_vec();
+            let sig = SigningKey::<sha2::Sha256>::new(private)
+                .sign(&data)
+                .to_vec();
+            let mut bad_data = data.clone();
+            bad_data[3] ^= 1;
+            let mut bad_sig = sig.clone();
+            bad_sig[bits / 16] ^= 0x10;
+            for key in [&with_ifma, &gmp_only] {
+                let rec = KeyRecord {
+                    material: KeyMaterial::Rsa(key.clone()),
+                    bits: bits as u32,
+                    hashes: vec![],
+                    strict_subdomains: false,
+                    testing: false,
+                };
+                let ok = |d: &[u8], s: &[u8]| maths(&rec, Algorithm::RsaSha256, d, s).unwrap();
+                assert!(ok(&data, &sig), "{bits} bits, {:?}", key.fast);
+                assert!(!ok(&bad_data, &sig), "{bits} bits, {:?}", key.fast);
+                assert!(!ok(&data, &bad_sig), "{bits} bits, {:?}", key.fast);
+            }
+            assert_eq!(with_ifma.fast.0.is_some(), crate::ifma::available());
+        }
+    }
 }
