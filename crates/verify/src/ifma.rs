@@ -12,8 +12,8 @@
 //!
 //! Bounds: limbs hold 52 bits; a modulus of b bits gets N = 8·V limbs with 52·N ≥ b + 2, so
 //! n < R/4 for R = 2^(52·N). Montgomery products of inputs below 2n are then below 2n, and each
-//! 64-bit lane gathers at most 4·N + 1 terms below 2^52 before the carries are propagated
-//! (N ≤ 80 here: below 2^61), so nothing overflows.
+//! 64-bit lane gathers at most 4·N terms below 2^52 (and N carries below 2^9) before the carries
+//! are propagated (N ≤ 80 here: below 2^61), so nothing overflows.
 
 /// Limbs hold this many bits.
 const BITS: u32 = 52;
@@ -308,7 +308,8 @@ mod x86 {
                 xv = load::<V>(&x);
             }
         }
-        // Out of Montgomery form: x·1·R⁻¹, which is at most n; equal to n only for s ≡ 0.
+        // Out of Montgomery form: x·1·R⁻¹, which is at most n (below n + 2n/R); one
+        // conditional subtraction gives the residue.
         store(&amm(&xv, &one, &nv, k0), &mut x);
         reduce_once(&mut x, n);
         x
