@@ -2,8 +2,8 @@
 //! tokenizer, and the token text for address fields.
 
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, StopWordFilter,
-    TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer, TokenizerManager,
+    AsciiFoldingFilter, Language, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer,
+    StopWordFilter, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer, TokenizerManager,
     WhitespaceTokenizer,
 };
 use trove_model::Mailbox;
@@ -37,6 +37,9 @@ fn algorithm(lang: Language) -> frostem::Algorithm {
 
 /// Analyzer names.
 pub const NEUTRAL: &str = "trove_neutral";
+/// The analyzer of the body and subject fields: [`NEUTRAL`]'s terms, plus stems (see
+/// [`StemTagger`]). Queries analyse their words with [`NEUTRAL`] and the stemmed analyzers.
+pub const WORDS: &str = "trove_words";
 pub const ADDRESS: &str = "trove_address";
 pub const CJK: &str = "trove_cjk";
 
@@ -62,6 +65,15 @@ pub fn register(manager: &TokenizerManager) {
             .filter(AsciiFoldingFilter)
             .build(),
     );
+    manager.register(
+        WORDS,
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(48))
+            .filter(LowerCaser)
+            .filter(StemTagger)
+            .filter(AsciiFoldingFilter)
+            .build(),
+    );
     manager.register(CJK, TextAnalyzer::builder(CjkBigrams).build());
     for (code, lang) in STEMMED {
         // Stop words are removed before stemming; folding comes last so that "élection" and
@@ -78,6 +90,226 @@ pub fn register(manager: &TokenizerManager) {
             .filter_dynamic(AsciiFoldingFilter)
             .build();
         manager.register(&stemmed_name(code), analyzer);
+    }
+}
+
+/// Starts and ends the language tag that [`tag_language`] puts before a text for [`WORDS`].
+const LANGUAGE_MARK: char = '\u{2}';
+/// Starts every stem term. The neutral tokenizer keeps letters and digits only, so no word term
+/// begins with it, and neither can a prefix query's pattern (it starts with an analysed word).
+const STEM_MARK: char = '\u{1}';
+
+/// The text to index in a [`WORDS`] field for a document in `lang` (an ISO 639-1 code, or none).
+/// The tag is always there, even without a language, so a text that happens to begin with one
+/// cannot choose its own stemmer.
+pub fn tag_language(lang: Option<&str>, text: &str) -> String {
+    let lang = lang.unwrap_or("");
+    let mut out = String::with_capacity(text.len() + lang.len() + 2);
+    out.push(LANGUAGE_MARK);
+    out.push_str(lang);
+    out.push(LANGUAGE_MARK);
+    out.push_str(text);
+    out
+}
+
+/// The term a stem of `lang` (an analysed word of `stemmed_name(lang)`) is indexed as in a
+/// [`WORDS`] field.
+pub fn stem_term(lang: &str, stem: &str) -> String {
+    format!("{STEM_MARK}{stem}{STEM_MARK}{lang}")
+}
+
+/// Splits the tag [`tag_language`] put before a text: `(language, text after the tag)`.
+fn split_tag(text: &str) -> (Option<&str>, &str) {
+    let Some(rest) = text.strip_prefix(LANGUAGE_MARK) else {
+        return (None, text);
+    };
+    match rest.find(LANGUAGE_MARK) {
+        Some(end) if end <= 8 => (Some(&rest[..end]), &rest[end + LANGUAGE_MARK.len_utf8()..]),
+        _ => (None, text),
+    }
+}
+
+/// After each word of a text tagged with a stemmed language, the word's stem in that language
+/// as a [`stem_term`] at the same position, unless the stem is the word itself or the word is a
+/// stop word. A query finds a stem as that term, or as the plain word in a document of that
+/// language (`trove_index::search`).
+///
+/// Why not a field per language, as tantivy's examples do: that field had the text tokenised a
+/// second time and every word posted twice, and cost a quarter of an ingest's wall time
+/// (17,685 list messages: 5.4-5.7 s with it, 4.0-4.3 s without; session 27). Here the text is
+/// tokenised once, and only the words that change (about a third of English prose) add a term.
+#[derive(Clone, Copy)]
+pub struct StemTagger;
+
+impl TokenFilter for StemTagger {
+    type Tokenizer<T: Tokenizer> = StemTaggerFilter<T>;
+
+    fn transform<T: Tokenizer>(self, inner: T) -> StemTaggerFilter<T> {
+        StemTaggerFilter {
+            langs: Vec::new(),
+            inner,
+        }
+    }
+}
+
+/// One stemmed language's state in a [`StemTaggerFilter`].
+#[derive(Clone)]
+struct LanguageStems {
+    code: &'static str,
+    stemmer: frostem::Stemmer,
+    stop: Option<TextAnalyzer>,
+    /// Word → its stem, or `None` when no stem term is added (a stop word, or a word that is
+    /// its own stem).
+    memo: StemMemo,
+}
+
+type StemMemo = std::collections::HashMap<Box<str>, Option<Box<str>>, foldhash::fast::RandomState>;
+
+impl LanguageStems {
+    fn new(code: &'static str, lang: Language) -> Self {
+        Self {
+            code,
+            stemmer: frostem::Stemmer::new(algorithm(lang)),
+            stop: StopWordFilter::new(lang).map(|f| {
+                TextAnalyzer::builder(RawTokenizer::default())
+                    .filter(f)
+                    .build()
+            }),
+            memo: StemMemo::default(),
+        }
+    }
+
+    fn stem_of(&mut self, word: &str) -> Option<Box<str>> {
+        let stem = self.stemmer.stem(word);
+        if stem == word {
+            return None;
+        }
+        if let Some(stop) = &mut self.stop
+            && stop.token_stream(word).next().is_none()
+        {
+            return None;
+        }
+        Some(stem.into())
+    }
+
+    /// Writes the stem term of `word` into `out`; false when there is none.
+    fn stem_term_into(&mut self, word: &str, out: &mut String) -> bool {
+        let found = if word.len() > MEMO_MAX_WORD {
+            // Stop words are short: a long word needs no stop-word check, nor a memo.
+            let stem = self.stemmer.stem(word);
+            (stem != word).then(|| Box::<str>::from(stem))
+        } else if let Some(known) = self.memo.get(word) {
+            known.clone()
+        } else {
+            let stem = self.stem_of(word);
+            if self.memo.len() >= MEMO_WORDS {
+                self.memo.clear();
+            }
+            self.memo.insert(word.into(), stem.clone());
+            stem
+        };
+        let Some(stem) = found else {
+            return false;
+        };
+        out.clear();
+        out.push(STEM_MARK);
+        out.push_str(&stem);
+        out.push(STEM_MARK);
+        out.push_str(self.code);
+        true
+    }
+}
+
+#[derive(Clone)]
+pub struct StemTaggerFilter<T> {
+    /// The stemmed languages met so far (made on first use: most archives use one or two).
+    langs: Vec<LanguageStems>,
+    inner: T,
+}
+
+impl<T: Tokenizer> Tokenizer for StemTaggerFilter<T> {
+    type TokenStream<'a> = StemTaggerStream<'a, T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        let (lang, rest) = split_tag(text);
+        let lang = lang.and_then(|code| STEMMED.iter().find(|(c, _)| *c == code));
+        let stems = match lang {
+            Some((code, lang)) => {
+                let at = match self.langs.iter().position(|l| l.code == *code) {
+                    Some(at) => at,
+                    None => {
+                        self.langs.push(LanguageStems::new(code, *lang));
+                        self.langs.len() - 1
+                    }
+                };
+                Some(&mut self.langs[at])
+            }
+            None => None,
+        };
+        StemTaggerStream {
+            tail: self.inner.token_stream(rest),
+            stems,
+            shift: text.len() - rest.len(),
+            stem: Token::default(),
+            pending: false,
+            on_stem: false,
+        }
+    }
+}
+
+pub struct StemTaggerStream<'a, T> {
+    tail: T,
+    stems: Option<&'a mut LanguageStems>,
+    /// The tag's length: offsets count from the start of the whole text.
+    shift: usize,
+    /// The stem token of the current word.
+    stem: Token,
+    /// `stem` is to be emitted next.
+    pending: bool,
+    /// The current token is `stem`.
+    on_stem: bool,
+}
+
+impl<T: TokenStream> TokenStream for StemTaggerStream<'_, T> {
+    fn advance(&mut self) -> bool {
+        if self.pending {
+            self.pending = false;
+            self.on_stem = true;
+            return true;
+        }
+        self.on_stem = false;
+        if !self.tail.advance() {
+            return false;
+        }
+        let word = self.tail.token_mut();
+        word.offset_from += self.shift;
+        word.offset_to += self.shift;
+        if let Some(stems) = self.stems.as_deref_mut()
+            && stems.stem_term_into(&word.text, &mut self.stem.text)
+        {
+            self.stem.offset_from = word.offset_from;
+            self.stem.offset_to = word.offset_to;
+            self.stem.position = word.position;
+            self.stem.position_length = word.position_length;
+            self.pending = true;
+        }
+        true
+    }
+
+    fn token(&self) -> &Token {
+        if self.on_stem {
+            &self.stem
+        } else {
+            self.tail.token()
+        }
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        if self.on_stem {
+            &mut self.stem
+        } else {
+            self.tail.token_mut()
+        }
     }
 }
 
@@ -425,6 +657,108 @@ mod tests {
                     out.push(t.text.clone());
                 }
                 assert_eq!(out, plain(t), "{lang:?}");
+            }
+        }
+    }
+
+    /// (text, position, offsets) of each token of a [`WORDS`] analysis.
+    fn words(text: &str) -> Vec<(String, usize, usize, usize)> {
+        let m = TokenizerManager::default();
+        register(&m);
+        let mut a = m.get(WORDS).expect("registered");
+        let mut s = a.token_stream(text);
+        let mut out = vec![];
+        while let Some(t) = s.next() {
+            out.push((t.text.clone(), t.position, t.offset_from, t.offset_to));
+        }
+        out
+    }
+
+    #[test]
+    fn words_carry_their_stems_at_the_same_position() {
+        let text = tag_language(Some("en"), "The returns, running élections");
+        let got = words(&text);
+        let terms: Vec<&str> = got.iter().map(|t| t.0.as_str()).collect();
+        assert_eq!(
+            terms,
+            [
+                "the",
+                "returns",
+                "\u{1}return\u{1}en",
+                "running",
+                "\u{1}run\u{1}en",
+                "elections",
+                "\u{1}election\u{1}en"
+            ]
+        );
+        let positions: Vec<usize> = got.iter().map(|t| t.1).collect();
+        assert_eq!(positions, [0, 1, 1, 2, 2, 3, 3]);
+        // Offsets point into the tagged text, at the word, for the word and its stem alike.
+        let at = |i: usize| &text[got[i].2..got[i].3];
+        assert_eq!((at(1), at(2)), ("returns", "returns"));
+        assert_eq!((at(5), at(6)), ("élections", "élections"));
+        // A stop word whose stem differs gets no stem term.
+        let fr: Vec<String> = words(&tag_language(Some("fr"), "les élections"))
+            .into_iter()
+            .map(|t| t.0)
+            .collect();
+        assert_eq!(fr, ["les", "elections", "\u{1}elect\u{1}fr"]);
+    }
+
+    #[test]
+    fn words_without_a_stemmed_language_are_the_neutral_terms() {
+        let text = "Les élections, the RETURNS of 2016";
+        let neutral = tokens(NEUTRAL, text);
+        for tagged in [
+            tag_language(None, text),
+            tag_language(Some("da"), text),
+            tag_language(Some("xx\u{2}"), text),
+        ] {
+            let got: Vec<String> = words(&tagged).into_iter().map(|t| t.0).collect();
+            assert_eq!(got, neutral, "{tagged:?}");
+        }
+        // Untagged text (a snippet's) is read whole, even if it starts like a tag.
+        assert_eq!(
+            words(text).into_iter().map(|t| t.0).collect::<Vec<_>>(),
+            neutral
+        );
+        let forged = "\u{2}fr\u{2}élections";
+        let got: Vec<String> = words(&tag_language(None, forged))
+            .into_iter()
+            .map(|t| t.0)
+            .collect();
+        assert_eq!(got, ["fr", "elections"]);
+    }
+
+    /// Each stem the per-language analyzer finds in a text is found in the words analysis,
+    /// as a stem term or as the word itself, and every stem term is one of them.
+    #[test]
+    fn words_find_what_the_stemmed_analyzers_find() {
+        let text = "running runs runner connection connections connected internationalisations \
+            élections élection elections mangeaient mangeons Häuser Häusern häuslich \
+            rápidamente corriendo velocemente parlando falando coisas бегущий бегал \
+            gelopen lopende the and les des die der un una zijn het и в linux kernel";
+        for (code, _) in STEMMED {
+            let old: std::collections::BTreeSet<String> =
+                tokens(&stemmed_name(code), text).into_iter().collect();
+            let new: std::collections::BTreeSet<String> = words(&tag_language(Some(code), text))
+                .into_iter()
+                .map(|t| t.0)
+                .collect();
+            for x in &old {
+                assert!(
+                    new.contains(&stem_term(code, x)) || new.contains(x),
+                    "{code}: stem {x} lost"
+                );
+            }
+            let suffix = stem_term(code, "").replacen(STEM_MARK, "", 1);
+            for t in &new {
+                if let Some(x) = t
+                    .strip_prefix(STEM_MARK)
+                    .and_then(|t| t.strip_suffix(&suffix))
+                {
+                    assert!(old.contains(x), "{code}: stem term {x} is not a stem");
+                }
             }
         }
     }

@@ -1,9 +1,9 @@
-//! Clauses on fields that some segments hold no terms for (a language's stemmed body, `bcc`,
-//! `tag`): they skip those segments.
+//! Clauses on fields that some segments hold no terms for (`bcc`, `tag`, `body_cjk`): they
+//! skip those segments.
 //!
 //! Asked for a field a segment lacks, tantivy answers with an empty term dictionary that it
 //! builds on first use, with an FST builder whose node cache is 20,000 entries (about 1 MB,
-//! written page by page). A word searches twelve fields, and in a 17,685-message archive some
+//! written page by page). A word searches six fields, and in a 17,685-message archive some
 //! segment lacks one of them, so every `trove search --count WORD` process paid that build:
 //! a tenth of its run (bench/search.sh, session 22). Scores and counts are unchanged: the
 //! skipped segments have no postings for the field.
