@@ -194,29 +194,37 @@ impl LanguageStems {
 
     /// Writes the stem term of `word` into `out`; false when there is none.
     fn stem_term_into(&mut self, word: &str, out: &mut String) -> bool {
-        let found = if word.len() > MEMO_MAX_WORD {
+        let code = self.code;
+        let write = |stem: &str, out: &mut String| {
+            out.clear();
+            out.push(STEM_MARK);
+            out.push_str(stem);
+            out.push(STEM_MARK);
+            out.push_str(code);
+        };
+        if word.len() > MEMO_MAX_WORD {
             // Stop words are short: a long word needs no stop-word check, nor a memo.
             let stem = self.stemmer.stem(word);
-            (stem != word).then(|| Box::<str>::from(stem))
-        } else if let Some(known) = self.memo.get(word) {
-            known.clone()
-        } else {
-            let stem = self.stem_of(word);
-            if self.memo.len() >= MEMO_WORDS {
-                self.memo.clear();
+            if stem == word {
+                return false;
             }
-            self.memo.insert(word.into(), stem.clone());
-            stem
-        };
-        let Some(stem) = found else {
-            return false;
-        };
-        out.clear();
-        out.push(STEM_MARK);
-        out.push_str(&stem);
-        out.push(STEM_MARK);
-        out.push_str(self.code);
-        true
+            write(&stem, out);
+            return true;
+        }
+        // Most words are in the memo: that path looks up once and copies nothing but the stem.
+        if let Some(known) = self.memo.get(word) {
+            return known.as_deref().map(|stem| write(stem, out)).is_some();
+        }
+        let stem = self.stem_of(word);
+        if let Some(stem) = &stem {
+            write(stem, out);
+        }
+        let found = stem.is_some();
+        if self.memo.len() >= MEMO_WORDS {
+            self.memo.clear();
+        }
+        self.memo.insert(word.into(), stem);
+        found
     }
 }
 
