@@ -1,9 +1,9 @@
 //! A byte budget for the documents waiting in tantivy's indexing queue.
 //!
-//! tantivy bounds its queue at 10,000 documents, not bytes. A document carries its body twice
-//! (the plain field and the stemmed one) and attachment text twice (plain and CJK), each up to
-//! 2 MiB, so a full queue of ordinary list mail could hold ~150 MB, and one of long extracted
-//! attachments could hold gigabytes. Each queued document here holds a [`Permit`] for its size
+//! tantivy bounds its queue at 10,000 documents, not bytes. A document carries its body (twice
+//! when it has CJK text) and attachment text twice (plain and CJK), each up to 2 MiB, so a full
+//! queue of ordinary list mail could hold ~75 MB, and one of long extracted attachments could
+//! hold gigabytes. Each queued document here holds a [`Permit`] for its size
 //! until tantivy's indexing thread has indexed and dropped it; the writer waits before adding a
 //! document that would take the queue over [`QUEUE_BYTES`].
 

@@ -232,14 +232,13 @@ impl Fields {
             doc.add_text(self.lang, lang);
         }
         if !d.attachment_text.is_empty() {
-            doc.add_text(
-                self.attachment,
-                truncate(&d.attachment_text, MAX_INDEXED_BODY),
-            );
-            doc.add_text(
-                self.body_cjk,
-                truncate(&d.attachment_text, MAX_INDEXED_BODY),
-            );
+            let text = truncate(&d.attachment_text, MAX_INDEXED_BODY);
+            doc.add_text(self.attachment, text);
+            // The bigram tokenizer holds a text's characters in a vector (16 bytes each): only
+            // text with CJK in it goes there, as for the body.
+            if analysis::contains_cjk(text) {
+                doc.add_text(self.body_cjk, text);
+            }
         }
         for n in &d.filenames {
             doc.add_text(self.filename, n);
@@ -1200,6 +1199,34 @@ mod tests {
         // A stop word has no stemmed form; a prefix neither.
         assert!(ids("les").contains(&"fr0".to_string()));
         assert_eq!(ids("numb*"), ["en0"]);
+    }
+
+    #[test]
+    fn cjk_attachment_text_is_found_by_its_bigrams() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = SearchIndex::open_or_create(dir.path()).expect("open");
+        let mut w = index.writer().expect("writer");
+        for (id, text) in [("cjk", "世界人権宣言 annex"), ("latin", "plain annex")] {
+            w.add(&IndexDoc {
+                id: id.into(),
+                attachment_text: text.into(),
+                ..doc("attached", "see the file")
+            })
+            .expect("add");
+        }
+        w.commit(2).expect("commit");
+        w.finish().expect("finish");
+        index.reload().expect("reload");
+        let count = |q: &str| {
+            let node = crate::parse(q).expect("parse");
+            let compiled = index.compile(&node).expect("compile");
+            index
+                .count(&compiled, Duration::from_secs(10))
+                .expect("count")
+        };
+        assert_eq!(count("人権"), 1);
+        assert_eq!(count("annex"), 2);
+        assert_eq!(count("plain"), 1);
     }
 
     /// Two segments: French mail with a tag, then English mail without one.
