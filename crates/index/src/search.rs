@@ -398,7 +398,12 @@ impl SearchIndex {
         let (schema, fields) = schema();
         let mmap = tantivy::directory::MmapDirectory::open(dir)
             .map_err(|e| Error::Tantivy(tantivy::TantivyError::from(e)))?;
-        let mut index = Index::open_or_create(mmap, schema.clone())?;
+        // tantivy reports an index with another schema as a generic schema error: ours names
+        // the way out (`trove reindex`).
+        let mut index = match Index::open_or_create(mmap, schema.clone()) {
+            Err(tantivy::TantivyError::SchemaError(_)) => return Err(Error::SchemaChanged),
+            other => other?,
+        };
         if index.schema() != schema {
             return Err(Error::SchemaChanged);
         }
@@ -1199,6 +1204,20 @@ mod tests {
         // A stop word has no stemmed form; a prefix neither.
         assert!(ids("les").contains(&"fr0".to_string()));
         assert_eq!(ids("numb*"), ["en0"]);
+    }
+
+    #[test]
+    fn an_index_with_another_schema_asks_for_a_reindex() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut b = Schema::builder();
+        b.add_text_field("body", tantivy::schema::TEXT);
+        let mmap = tantivy::directory::MmapDirectory::open(dir.path()).expect("dir");
+        Index::create(mmap, b.build(), Default::default()).expect("create");
+        let err = SearchIndex::open_or_create(dir.path())
+            .err()
+            .expect("an error");
+        assert!(matches!(err, Error::SchemaChanged), "{err}");
+        assert!(err.to_string().contains("trove reindex"));
     }
 
     #[test]
