@@ -16,6 +16,10 @@ if [ ! -f "$A/trove.toml" ]; then
   "$TROVE" init "$A" > /dev/null
   "$TROVE" --archive "$A" ingest --quiet ../shared/data/email/linux-mips/*.tar.gz > /dev/null
 fi
+# An archive kept from an earlier build may have an index of another schema: rebuild it from raw.
+if ! "$TROVE" --archive "$A" search --count mips > /dev/null 2>&1; then
+  "$TROVE" --archive "$A" reindex > /dev/null
+fi
 ITEMS=$("$TROVE" --archive "$A" stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"])')
 "$TROVE" --archive "$A" serve --public --bind 127.0.0.1:0 --json > "$WORK/w-serve.out" 2> "$WORK/w-serve.err" &
 SERVER=$!

@@ -625,10 +625,8 @@ impl Compiler<'_> {
             };
             for field in fields {
                 let term = Term::from_field_text(field, &stem_term(code, &stem));
-                clauses.push((
-                    Occur::Should,
-                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
-                ));
+                let q = Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
+                clauses.push((Occur::Should, self.absent.guard(field, q)));
             }
             // The word itself stands for its stem only where the stem is its own stem: "aliasing"
             // stems to "alias", but the word "alias" stems to "alia".
@@ -644,9 +642,8 @@ impl Compiler<'_> {
                 .filter(|field| as_written != Some(stem.as_str()) || !exact.contains(field))
                 .map(|field| {
                     let term = Term::from_field_text(*field, &stem);
-                    let q: Box<dyn Query> =
-                        Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
-                    (Occur::Should, q)
+                    let q = Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
+                    (Occur::Should, self.absent.guard(*field, q))
                 })
                 .collect();
             if words.is_empty() {
