@@ -116,6 +116,9 @@ for bits, e in ((2048, 65537), (1024, 3)):
     open(f"{sys.argv[1]}/n{bits}", "wb").write(struct.pack("<HQ", k, e) + n.to_bytes(k, "big") + s.to_bytes(k, "big"))
 PY
       ;;
+    analysis)
+      printf 'The returns, running \xc3\xa9lections' >"$dir/en"
+      printf '\002fr\002les \xc3\xa9lections \002en\002' >"$dir/tagged" ;;
     query)
       printf '%s\n' 'from:a subject:"b c" after:2016-01 -d' 'tag:x OR (dkim:pass has:attachment)' >"$dir/q" ;;
     *) ;;  # the target's own seeds, or libFuzzer's empty start

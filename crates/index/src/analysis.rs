@@ -118,6 +118,26 @@ pub fn stem_term(lang: &str, stem: &str) -> String {
     format!("{STEM_MARK}{stem}{STEM_MARK}{lang}")
 }
 
+/// The [`WORDS`] analysis of a text: (term, position, byte offsets). For tests and fuzzing.
+#[doc(hidden)]
+pub fn words_tokens(text: &str) -> Vec<(String, usize, usize, usize)> {
+    static MANAGER: std::sync::OnceLock<TokenizerManager> = std::sync::OnceLock::new();
+    let m = MANAGER.get_or_init(|| {
+        let m = TokenizerManager::default();
+        register(&m);
+        m
+    });
+    let Some(mut a) = m.get(WORDS) else {
+        return vec![];
+    };
+    let mut s = a.token_stream(text);
+    let mut out = vec![];
+    while let Some(t) = s.next() {
+        out.push((t.text.clone(), t.position, t.offset_from, t.offset_to));
+    }
+    out
+}
+
 /// Splits the tag [`tag_language`] put before a text: `(language, text after the tag)`.
 fn split_tag(text: &str) -> (Option<&str>, &str) {
     let Some(rest) = text.strip_prefix(LANGUAGE_MARK) else {
@@ -670,18 +690,7 @@ mod tests {
         }
     }
 
-    /// (text, position, offsets) of each token of a [`WORDS`] analysis.
-    fn words(text: &str) -> Vec<(String, usize, usize, usize)> {
-        let m = TokenizerManager::default();
-        register(&m);
-        let mut a = m.get(WORDS).expect("registered");
-        let mut s = a.token_stream(text);
-        let mut out = vec![];
-        while let Some(t) = s.next() {
-            out.push((t.text.clone(), t.position, t.offset_from, t.offset_to));
-        }
-        out
-    }
+    use super::words_tokens as words;
 
     #[test]
     fn words_carry_their_stems_at_the_same_position() {
