@@ -1,6 +1,7 @@
 //! Text analysis: language detection, the analyzers registered with tantivy, a CJK bigram
 //! tokenizer, and the token text for address fields.
 
+use crate::stem_cache::{CACHE_WORD, Cached, StemCache};
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer,
     StopWordFilter, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer, TokenizerManager,
@@ -179,12 +180,9 @@ struct LanguageStems {
     code: &'static str,
     stemmer: frostem::Stemmer,
     stop: Option<TextAnalyzer>,
-    /// Word → its stem, or `None` when no stem term is added (a stop word, or a word that is
-    /// its own stem).
-    memo: StemMemo,
+    /// Word → its stem, or no stem term (a stop word, or a word that is its own stem).
+    cache: StemCache,
 }
-
-type StemMemo = std::collections::HashMap<Box<str>, Option<Box<str>>, foldhash::fast::RandomState>;
 
 impl LanguageStems {
     fn new(code: &'static str, lang: Language) -> Self {
@@ -196,11 +194,11 @@ impl LanguageStems {
                     .filter(f)
                     .build()
             }),
-            memo: StemMemo::default(),
+            cache: StemCache::default(),
         }
     }
 
-    fn stem_of(&mut self, word: &str) -> Option<Box<str>> {
+    fn stem_of(&mut self, word: &str) -> Option<String> {
         let stem = self.stemmer.stem(word);
         if stem == word {
             return None;
@@ -210,7 +208,7 @@ impl LanguageStems {
         {
             return None;
         }
-        Some(stem.into())
+        Some(stem.into_owned())
     }
 
     /// Writes the stem term of `word` into `out`; false when there is none.
@@ -223,8 +221,8 @@ impl LanguageStems {
             out.push(STEM_MARK);
             out.push_str(code);
         };
-        if word.len() > MEMO_MAX_WORD {
-            // Stop words are short: a long word needs no stop-word check, nor a memo.
+        if word.len() > CACHE_WORD {
+            // Stop words are short: a long word needs no stop-word check.
             let stem = self.stemmer.stem(word);
             if stem == word {
                 return false;
@@ -232,20 +230,20 @@ impl LanguageStems {
             write(&stem, out);
             return true;
         }
-        // Most words are in the memo: that path looks up once and copies nothing but the stem.
-        if let Some(known) = self.memo.get(word) {
-            return known.as_deref().map(|stem| write(stem, out)).is_some();
+        match self.cache.get(word) {
+            Cached::Stem(stem) => {
+                write(stem, out);
+                return true;
+            }
+            Cached::NoStem => return false,
+            Cached::Unknown => {}
         }
         let stem = self.stem_of(word);
         if let Some(stem) = &stem {
             write(stem, out);
         }
-        let found = stem.is_some();
-        if self.memo.len() >= MEMO_WORDS {
-            self.memo.clear();
-        }
-        self.memo.insert(word.into(), stem);
-        found
+        self.cache.put(word, stem.as_deref());
+        stem.is_some()
     }
 }
 

@@ -13,6 +13,7 @@ pub mod query;
 mod queue;
 pub mod search;
 mod sparse;
+mod stem_cache;
 
 pub use query::{Node, QueryError, parse, period_bounds};
 pub use search::{
