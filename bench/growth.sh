@@ -54,6 +54,8 @@ for n in $SIZES; do
   secs=$(printf '%s\n' "${times[@]}" | sort -g | sed -n "$(( (repeats + 1) / 2 ))p")
   echo "  runs: ${times[*]} s; median $secs s"
   items=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["items_new"])' "$WORK/g-summary.json")
+  # Where the last run's time went (its own clock, so it need not be the median run).
+  phases=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(json.dumps({k: m[k] for k in ("seconds", "stream_seconds", "index_finish_seconds", "log_seconds")} | {"relations_seconds": m["relations"]["seconds"]}))' "$WORK/g-summary.json")
   disk=$(du -s --block-size=1 "$a" | cut -f1)
   # Search is measured at rest: right after the 1M ingest the kernel is still writing back
   # gigabytes: on 2026-11-29 the p99 measured then was 63.6 ms, and 11-46 ms over six runs on the
@@ -64,13 +66,13 @@ for n in $SIZES; do
   # evicted by the time it was searched: p99 5,390 ms from disk, 9.3 ms once read.
   find "$a/index" -type f -exec cat {} + > /dev/null
   lat=$("$ROOT/target/release/examples/latency" "$a/index" "$QUERIES" 5)
-  python3 - "$n" "$items" "$secs" "$rss" "$disk" "$raw_bytes" "$lat" >> "$WORK/growth.jsonl" <<'PY'
+  python3 - "$n" "$items" "$secs" "$rss" "$disk" "$raw_bytes" "$lat" "$phases" >> "$WORK/growth.jsonl" <<'PY'
 import json, sys
 n, items, secs, rss, disk, raw = sys.argv[1:7]
 lat = json.loads(sys.argv[7])
 print(json.dumps({"messages": int(n), "items": int(items), "seconds": float(secs),
                   "peak_rss_kb": int(rss), "disk_bytes": int(disk), "corpus_bytes": int(raw),
-                  "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"]}))
+                  "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"], "phases": json.loads(sys.argv[8])}))
 PY
   tail -1 "$WORK/growth.jsonl"
   # Keep only the largest archive around (disk).
@@ -89,6 +91,14 @@ for r in rows:
     out.append(f"| {r['messages']:,} | {r['seconds']:.1f} | {r['messages']/r['seconds']:.0f} | {per*1e6:.0f} | "
                f"{per/base:.2f}× | {r['peak_rss_kb']/1024:.0f} MB | {r['disk_bytes']/1e6:.0f} MB ({r['disk_bytes']/r['corpus_bytes']*100:.0f}%) | "
                f"{r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms |")
+out += ["", "Where one run at each size spent its time (the run's own clock; the end phases of runs up to",
+        "200,000 items overlap, the index commit beside the rebuild):", "",
+        "| messages | run s | reading, parsing, writing: µs per message | last index commit s | relations s | log s |",
+        "|---|---|---|---|---|---|"]
+for r in rows:
+    p = r["phases"]
+    out.append(f"| {r['messages']:,} | {p['seconds']:.1f} | {p['stream_seconds'] / r['messages'] * 1e6:.0f} | "
+               f"{p['index_finish_seconds']:.1f} | {p['relations_seconds']:.1f} | {p['log_seconds']:.1f} |")
 out.append("")
 text = "\n".join(out)
 print(text)

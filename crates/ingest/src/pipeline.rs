@@ -94,6 +94,14 @@ pub struct Summary {
     pub checkpoint: Option<u64>,
     /// Time spent appending to the log and signing (part of `seconds`).
     pub log_seconds: f64,
+    /// Time from the start until every input was read, parsed and written (part of `seconds`).
+    pub stream_seconds: f64,
+    /// Time the last index commit and its merges took. Up to `SIDE_BY_SIDE_MAX_ITEMS` items it
+    /// runs beside the rebuild, so it overlaps `relations.seconds`.
+    pub index_finish_seconds: f64,
+    /// The run added enough items to drop the catalog's deferrable indexes part way and sort
+    /// them back at its end (`Catalog::defer_indexes`).
+    pub deferred_indexes: bool,
     pub ocr: OcrSummary,
 }
 
@@ -161,6 +169,10 @@ pub fn ingest(
         .map(|p| p.display().to_string())
         .collect();
     let run = catalog.start_run(&inputs)?;
+    // Deferring indexes pays once the run at least doubles the archive (their rebuild sorts
+    // every row, old and new).
+    let defer_after = catalog.max_seq()?.max(DEFER_INDEXES_MIN_ITEMS);
+    let mut deferred = false;
     let index = SearchIndex::open_or_create(&archive.root.join("index"))?;
     // A run killed earlier may have committed catalog rows the index never saw.
     crate::indexing::catch_up(archive, &catalog, &index)?;
@@ -269,6 +281,13 @@ pub fn ingest(
                 result = Err(e);
                 break;
             }
+            if !deferred && summary.items_new as i64 >= defer_after {
+                deferred = true;
+                if let Err(e) = catalog.defer_indexes() {
+                    result = Err(e.into());
+                    break;
+                }
+            }
             if last_commit.elapsed() >= INDEX_COMMIT_INTERVAL {
                 last_commit = Instant::now();
                 let committed = catalog
@@ -290,7 +309,16 @@ pub fn ingest(
         }
         result
     });
+    // Even after a failure, so readers do not scan until the next writer opens the catalog.
+    summary.deferred_indexes = deferred;
+    let restored = if deferred {
+        catalog.restore_indexes()
+    } else {
+        Ok(())
+    };
     outcome?;
+    restored?;
+    summary.stream_seconds = started.elapsed().as_secs_f64();
     // The last index commit (one thread writing out a segment, then merges) and the rebuild of
     // the catalog's relations and log do not touch each other. Side by side they keep both cores
     // busy for what is otherwise the run's serial tail (commit ~0.4 s, rebuild and log ~0.4 s
@@ -300,21 +328,26 @@ pub fn ingest(
     let covered = catalog.max_seq()?;
     if covered <= SIDE_BY_SIDE_MAX_ITEMS {
         std::thread::scope(|s| -> Result<()> {
-            let index_done = s.spawn(move || -> Result<()> {
+            let index_done = s.spawn(move || -> Result<f64> {
+                let t = Instant::now();
                 index_writer.commit(covered)?;
                 index_writer.finish()?;
-                Ok(())
+                Ok(t.elapsed().as_secs_f64())
             });
             let derived = derive_and_log(archive, &mut catalog, &mut summary);
             let indexed = index_done
                 .join()
                 .map_err(|_| Error::Internal("the index commit thread panicked".into()))?;
-            derived.and(indexed)
+            derived?;
+            summary.index_finish_seconds = indexed?;
+            Ok(())
         })?;
         archive.index_caught_up(lock)?;
     } else {
+        let t = Instant::now();
         index_writer.commit(covered)?;
         index_writer.finish()?;
+        summary.index_finish_seconds = t.elapsed().as_secs_f64();
         archive.index_caught_up(lock)?;
         release_free_memory();
         derive_and_log(archive, &mut catalog, &mut summary)?;
@@ -336,6 +369,11 @@ pub fn ingest(
     catalog.finish_run(run, &serde_json::to_string(&stored).unwrap_or_default())?;
     Ok(summary)
 }
+
+/// Items a run adds before it drops the catalog's deferrable indexes (archives smaller than this
+/// count as this large). Small runs keep them: dropping and sorting back costs a few
+/// milliseconds there, but readers of a small archive would scan meanwhile for nothing.
+const DEFER_INDEXES_MIN_ITEMS: i64 = 5_000;
 
 /// Largest archive (in catalog items) whose relations are rebuilt beside the last index commit.
 /// The rebuild holds ~75 bytes an item at its peak (the 74 MB the million-message run gained

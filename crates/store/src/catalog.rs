@@ -52,8 +52,6 @@ CREATE TABLE IF NOT EXISTS items (
     parent_seq INTEGER,
     parent_ghost TEXT
 );
-CREATE INDEX IF NOT EXISTS items_date ON items(date_utc);
-CREATE INDEX IF NOT EXISTS items_native ON items(native_id);
 -- Names and addresses recur across thousands of items: each distinct one is stored once
 -- (halved the catalog's address tables on list mail). Read through the `addresses` view.
 CREATE TABLE IF NOT EXISTS strings (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
@@ -65,7 +63,6 @@ CREATE TABLE IF NOT EXISTS item_addresses (
     address_id INTEGER,
     PRIMARY KEY (item_seq, role, pos)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS item_addresses_addr ON item_addresses(address_id);
 CREATE TABLE IF NOT EXISTS attachments (
     item_seq INTEGER NOT NULL,
     pos INTEGER NOT NULL,
@@ -201,7 +198,6 @@ CREATE TABLE IF NOT EXISTS verifications (
     result TEXT NOT NULL,
     verified_at TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS verifications_verdict ON verifications(verdict);
 -- Which selectors an item's signatures name, so a new key re-verifies exactly those items.
 CREATE TABLE IF NOT EXISTS signature_keys (
     name TEXT NOT NULL,
@@ -235,6 +231,16 @@ CREATE TABLE IF NOT EXISTS inputs_done (
 const INDEXES_V2: &str = r#"
 CREATE INDEX IF NOT EXISTS items_conversation ON items(conversation, conv_seq);
 CREATE INDEX IF NOT EXISTS items_thread ON items(thread);
+"#;
+
+/// Indexes that nothing reads while an ingest writes items, which a large run drops and sorts
+/// back once at its end ([`Catalog::defer_indexes`]). Created with the schema on every writer
+/// open, so a run killed in between leaves them missing only until the next writer opens.
+const DEFERRABLE_INDEXES: &str = r#"
+CREATE INDEX IF NOT EXISTS items_date ON items(date_utc);
+CREATE INDEX IF NOT EXISTS items_native ON items(native_id);
+CREATE INDEX IF NOT EXISTS item_addresses_addr ON item_addresses(address_id);
+CREATE INDEX IF NOT EXISTS verifications_verdict ON verifications(verdict);
 "#;
 
 /// The thread index alone (rebuilt by a bulk `write_derived`).
@@ -540,12 +546,35 @@ impl Catalog {
                 }
             }
             conn.execute_batch(INDEXES_V2).map_err(err)?;
+            conn.execute_batch(DEFERRABLE_INDEXES).map_err(err)?;
             conn.execute_batch(ADDRESSES_VIEW).map_err(err)?;
         }
         Ok(Self {
             conn,
             known_strings: StringIds::new(),
         })
+    }
+
+    /// Drops the [`DEFERRABLE_INDEXES`] for the rest of a large ingest. Items arrive in no order
+    /// of date, Message-ID or correspondent, so each of these indexes took every new item at a
+    /// random page, and once they outgrew the page cache a batch of 512 items dirtied a page of
+    /// each per item: WAL frames, checkpoints and fsyncs that grew with the archive. Readers
+    /// meanwhile answer by scanning. [`Catalog::restore_indexes`] sorts them back.
+    pub fn defer_indexes(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch(
+                "DROP INDEX IF EXISTS items_date; DROP INDEX IF EXISTS items_native; \
+                 DROP INDEX IF EXISTS item_addresses_addr; \
+                 DROP INDEX IF EXISTS verifications_verdict;",
+            )
+            .map_err(Error::sql)
+    }
+
+    /// Builds the indexes [`Catalog::defer_indexes`] dropped (each in one sorted pass).
+    pub fn restore_indexes(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch(DEFERRABLE_INDEXES)
+            .map_err(Error::sql)
     }
 
     pub fn begin(&mut self) -> Result<CatalogTx<'_>> {
@@ -1144,6 +1173,55 @@ mod tests {
         };
         tx.record_item(&item, &prov, run).expect("record");
         tx.commit().expect("commit");
+    }
+
+    #[test]
+    fn deferred_indexes_come_back_by_restore_or_by_the_next_writer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.sqlite");
+        let names = |w: &Catalog| -> Vec<String> {
+            let mut st = w
+                .conn
+                .prepare(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND name IN \
+                     ('items_date', 'items_native', 'item_addresses_addr', \
+                     'verifications_verdict') ORDER BY name",
+                )
+                .expect("prepare");
+            st.query_map([], |r| r.get(0))
+                .expect("query")
+                .collect::<rusqlite::Result<_>>()
+                .expect("rows")
+        };
+        let all = [
+            "item_addresses_addr",
+            "items_date",
+            "items_native",
+            "verifications_verdict",
+        ];
+        let mut w = Catalog::open(&path).expect("open");
+        assert_eq!(names(&w), all);
+        w.defer_indexes().expect("defer");
+        assert!(names(&w).is_empty());
+        // Writes still work without them, and the rebuilt index holds what was written.
+        let run = w.start_run(&[]).expect("run");
+        add(&mut w, run, 1);
+        w.restore_indexes().expect("restore");
+        assert_eq!(names(&w), all);
+        let plan: String = w
+            .conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT seq FROM items WHERE native_id = 'x'",
+                [],
+                |r| r.get(3),
+            )
+            .expect("plan");
+        assert!(plan.contains("items_native"), "{plan}");
+        // A run killed after dropping them: the next writer to open the catalog builds them.
+        w.defer_indexes().expect("defer");
+        drop(w);
+        let w = Catalog::open(&path).expect("reopen");
+        assert_eq!(names(&w), all);
     }
 
     #[test]
