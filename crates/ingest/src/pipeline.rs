@@ -309,8 +309,8 @@ pub fn ingest(
         }
         result
     });
-    // Even after a failure, so readers do not scan until the next writer opens the catalog.
     summary.deferred_indexes = deferred;
+    // Even after a failure, so readers do not scan until the next writer opens the catalog.
     let restored = if deferred {
         catalog.restore_indexes()
     } else {

@@ -1203,7 +1203,7 @@ mod tests {
         assert_eq!(names(&w), all);
         w.defer_indexes().expect("defer");
         assert!(names(&w).is_empty());
-        // Writes still work without them, and the rebuilt index holds what was written.
+        // Writes still work without them, and lookups use them again once restored.
         let run = w.start_run(&[]).expect("run");
         add(&mut w, run, 1);
         w.restore_indexes().expect("restore");
