@@ -40,19 +40,21 @@ fn sigkill_at_random_points_then_rerun_gives_the_uninterrupted_archive() {
     // for the run to drop the catalog's deferrable indexes part way (kills then leave them
     // missing until the next writer opens the catalog).
     let phases: [(&[u32], u32); 3] = [(&[1996], 5), (&[1997], 7), (&[2001, 2002], 8)];
-    let inputs = |years: &[u32]| -> Vec<String> {
-        years
-            .iter()
-            .map(|y| linux_mips(*y).to_str().unwrap().to_string())
+    let ingest_args = |years: &[u32]| -> Vec<String> {
+        std::iter::once("ingest".to_string())
+            .chain(
+                years
+                    .iter()
+                    .map(|y| linux_mips(*y).to_str().unwrap().to_string()),
+            )
             .collect()
     };
     let reference = TestArchive::new();
     let mut durations = vec![];
     for (years, _) in phases {
         let t = std::time::Instant::now();
-        let mut args = vec!["ingest".to_string()];
-        args.extend(inputs(years));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let owned = ingest_args(years);
+        let args: Vec<&str> = owned.iter().map(String::as_str).collect();
         reference.ok(&args);
         durations.push(t.elapsed().as_millis() as u64);
     }
@@ -69,8 +71,7 @@ fn sigkill_at_random_points_then_rerun_gives_the_uninterrupted_archive() {
     let mut checkpoints = std::collections::BTreeSet::new();
     let mut quota_left = 0;
     for ((years, quota), ms) in phases.into_iter().zip(durations) {
-        let mut owned = vec!["ingest".to_string()];
-        owned.extend(inputs(years));
+        let owned = ingest_args(years);
         let args: Vec<&str> = owned.iter().map(String::as_str).collect();
         let mut phase_kills = 0;
         // Kills a phase could not get (its run finished first) move to the next phase.
