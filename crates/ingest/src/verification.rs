@@ -147,10 +147,12 @@ pub(crate) fn verify_and_store(
             .par_iter()
             .map(|it| verify_item(archive, it, &ring, &opts))
             .collect();
+        let hashes: Vec<Sha256Hash> = emails.iter().map(|it| it.raw_sha256).collect();
+        let stored = catalog.verdicts_of(&hashes)?;
         let mut store = Vec::with_capacity(emails.len());
         for (it, v) in emails.into_iter().zip(results) {
             let v = v?;
-            if catalog.verdict_of(&it.raw_sha256)?.as_deref() != Some(v.verdict.as_str()) {
+            if stored.get(&it.raw_sha256).map(String::as_str) != Some(v.verdict.as_str()) {
                 changed.push(it.clone());
                 summary.changed += 1;
             }

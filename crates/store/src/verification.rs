@@ -9,6 +9,7 @@ use crate::catalog::{Catalog, CatalogTx, now_rfc3339};
 use crate::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
+use std::collections::HashMap;
 use trove_model::Sha256Hash;
 
 #[derive(Clone, Debug, Serialize)]
@@ -97,12 +98,32 @@ impl Catalog {
             .map_err(Error::sql)
     }
 
-    /// The stored verdict of an item.
-    pub fn verdict_of(&self, raw: &Sha256Hash) -> Result<Option<String>> {
-        self.conn
-            .prepare_cached("SELECT verdict FROM verifications WHERE raw_sha256 = ?1")
-            .and_then(|mut s| s.query_row([raw.to_hex()], |r| r.get(0)).optional())
-            .map_err(Error::sql)
+    /// The stored verdicts of many items, in one statement per 256 rather than one per item
+    /// (a query per item was a twentieth of `trove verify` over 1,693 emails).
+    pub fn verdicts_of(&self, raws: &[Sha256Hash]) -> Result<HashMap<Sha256Hash, String>> {
+        let mut out = HashMap::with_capacity(raws.len());
+        for chunk in raws.chunks(256) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let mut stmt = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT raw_sha256, verdict FROM verifications WHERE raw_sha256 IN ({marks})"
+                ))
+                .map_err(Error::sql)?;
+            let hexes: Vec<String> = chunk.iter().map(Sha256Hash::to_hex).collect();
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(&hexes), |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(Error::sql)?;
+            for row in rows {
+                let (hex, verdict) = row.map_err(Error::sql)?;
+                if let Some(h) = Sha256Hash::from_hex(&hex) {
+                    out.insert(h, verdict);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Items with a signature or seal naming one of these selectors.
@@ -196,5 +217,38 @@ impl Catalog {
             .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
             .map_err(Error::sql)?;
         rows.collect::<rusqlite::Result<_>>().map_err(Error::sql)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_of_answers_for_stored_items_across_statement_chunks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cat = Catalog::open(&dir.path().join("c.sqlite")).expect("open");
+        // 300 stored results cross the 256-hash chunk; every third one is a hash never stored.
+        let hash = |i: u16| {
+            let mut b = [0u8; 32];
+            b[..2].copy_from_slice(&i.to_be_bytes());
+            Sha256Hash(b)
+        };
+        let rows: Vec<_> = (0..450u16)
+            .filter(|i| i % 3 != 0)
+            .map(|i| {
+                let verdict = if i % 2 == 0 { "pass" } else { "unsigned" };
+                (hash(i), verdict.to_string(), "{}".to_string(), vec![])
+            })
+            .collect();
+        cat.set_verifications(&rows).expect("store");
+        let asked: Vec<Sha256Hash> = (0..450u16).map(hash).collect();
+        let got = cat.verdicts_of(&asked).expect("verdicts");
+        assert_eq!(got.len(), rows.len());
+        for (h, verdict, _, _) in &rows {
+            assert_eq!(got.get(h), Some(verdict), "{h:?}");
+        }
+        assert!(!got.contains_key(&hash(3)));
+        assert!(cat.verdicts_of(&[]).expect("none").is_empty());
     }
 }
