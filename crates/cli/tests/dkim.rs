@@ -242,6 +242,61 @@ fn real_list_mail_without_keys_is_key_not_found_or_body_altered() {
     assert_eq!(gmail.get("pass"), Some(&587), "{gmail:?}");
     assert_eq!(gmail.get("headers_altered"), Some(&123), "{gmail:?}");
     assert_eq!(gmail.get("body_altered"), Some(&73), "{gmail:?}");
+
+    // Re-verifying rewrites only results that differ from the stored ones: mark every row, damage
+    // one stored result, and only that row is written again.
+    let db = rusqlite::Connection::open(a.path().join("catalog.sqlite")).unwrap();
+    db.execute("UPDATE verifications SET verified_at = 'marked'", [])
+        .unwrap();
+    let damaged: String = db
+        .query_row(
+            "SELECT raw_sha256 FROM verifications WHERE verdict = 'pass' LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    db.execute(
+        "UPDATE verifications SET result = '{}' WHERE raw_sha256 = ?1",
+        [&damaged],
+    )
+    .unwrap();
+    drop(db);
+    // Results come in catalog order, page after page (verification of one page overlaps the
+    // storing of the one before).
+    let listed: Vec<String> = a
+        .jsonl(&["ls"])
+        .iter()
+        .filter(|v| v["kind"] == "email")
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect();
+    let verified: Vec<String> = a
+        .jsonl(&["verify"])
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(verified, listed);
+    let db = rusqlite::Connection::open(a.path().join("catalog.sqlite")).unwrap();
+    let rewritten: Vec<(String, String)> = db
+        .prepare("SELECT raw_sha256, result FROM verifications WHERE verified_at != 'marked'")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rewritten.len(), 1, "{rewritten:?}");
+    assert_eq!(rewritten[0].0, damaged);
+    assert!(rewritten[0].1.contains("\"signatures\""), "{rewritten:?}");
+    drop(db);
+
+    // Raw bytes that cannot be read stop `verify` with an error that says so, not a panic and
+    // not a partial run reported as success.
+    let blobs = a.path().join("blobs");
+    fs::rename(&blobs, a.path().join("blobs.away")).unwrap();
+    let out = a.run(&["verify", "--json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("blob"), "{err}");
 }
 
 fn keypair(bits: usize) -> (rsa::RsaPrivateKey, String) {

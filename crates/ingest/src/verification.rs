@@ -112,6 +112,11 @@ pub fn reverify(
 
 /// Verifies and stores, without touching the index. Returns the items whose verdict changed.
 /// Works page by page, so memory stays bounded however many emails the archive holds.
+///
+/// Two stages: a reader thread lists a page of emails from its own catalog connection and
+/// verifies it on the rayon pool, while this thread stores the previous page's results (and hands
+/// them to `each`). Run one after the other, the storing left a core idle: `trove verify` over
+/// 1,693 emails kept 1.3 of 2 cores busy.
 pub(crate) fn verify_and_store(
     archive: &Archive,
     catalog: &mut Catalog,
@@ -120,49 +125,116 @@ pub(crate) fn verify_and_store(
 ) -> Result<(ReverifySummary, Vec<ItemRow>)> {
     let ring = keyring(catalog)?;
     let opts = options(&archive.settings);
-    let mut summary = ReverifySummary::default();
-    let mut changed = Vec::new();
-    let mut after = 0i64;
-    let mut listed = items.map(|l| l.chunks(BATCH));
-    loop {
-        let page: Vec<ItemRow> = match listed.as_mut() {
+    let reader = archive.catalog()?;
+    // One page in flight and one waiting: enough to keep both stages busy, and memory stays
+    // that of a few pages.
+    let (tx, rx) = crossbeam_channel::bounded::<Result<Verified>>(1);
+    std::thread::scope(|s| {
+        let (ring, opts) = (&ring, &opts);
+        s.spawn(move || {
+            for page in Pages::new(&reader, items) {
+                let batch = page.map(|emails| {
+                    let results = emails
+                        .par_iter()
+                        .map(|it| verify_item(archive, it, ring, opts))
+                        .collect();
+                    (emails, results)
+                });
+                let failed = batch.is_err();
+                // A closed channel means the storing stage stopped on an error of its own.
+                if tx.send(batch).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let mut summary = ReverifySummary::default();
+        let mut changed = Vec::new();
+        for batch in rx {
+            let (emails, results) = batch?;
+            let hashes: Vec<Sha256Hash> = emails.iter().map(|it| it.raw_sha256).collect();
+            let stored = catalog.results_of(&hashes)?;
+            let mut store = Vec::new();
+            for (it, v) in emails.into_iter().zip(results) {
+                let v = v?;
+                let before = stored.get(&it.raw_sha256);
+                if before.map(|s| s.verdict.as_str()) != Some(v.verdict.as_str()) {
+                    changed.push(it.clone());
+                    summary.changed += 1;
+                }
+                summary.verified += 1;
+                each(&it, &v);
+                let row = row(it.raw_sha256, &v);
+                // A result identical to the stored one is not written again: re-verifying an
+                // unchanged archive then writes nothing (storing was a fifth of the storing
+                // thread's time, and its WAL made closing the catalog checkpoint).
+                if before.map(|s| s.result.as_str()) != Some(row.2.as_str()) {
+                    store.push(row);
+                }
+            }
+            if !store.is_empty() {
+                catalog.set_verifications(&store)?;
+            }
+        }
+        Ok((summary, changed))
+    })
+}
+
+/// A page of emails and their results, in catalog order.
+type Verified = (Vec<ItemRow>, Vec<Result<Verification>>);
+
+/// The emails to verify, a page at a time: the listed items, or every item in catalog order.
+struct Pages<'a> {
+    catalog: &'a Catalog,
+    listed: Option<std::slice::Chunks<'a, Sha256Hash>>,
+    after: i64,
+    done: bool,
+}
+
+impl<'a> Pages<'a> {
+    fn new(catalog: &'a Catalog, items: Option<&'a [Sha256Hash]>) -> Self {
+        Self {
+            catalog,
+            listed: items.map(|l| l.chunks(BATCH)),
+            after: 0,
+            done: false,
+        }
+    }
+
+    fn next_page(&mut self) -> Result<Option<Vec<ItemRow>>> {
+        let page: Vec<ItemRow> = match self.listed.as_mut() {
             Some(chunks) => match chunks.next() {
                 Some(c) => c
                     .iter()
-                    .map(|h| catalog.find_item(&h.to_hex()))
+                    .map(|h| self.catalog.find_item(&h.to_hex()))
                     .collect::<trove_store::Result<_>>()?,
-                None => break,
+                None => return Ok(None),
             },
             None => {
-                let page = catalog.items_after(after, BATCH)?;
+                let page = self.catalog.items_after(self.after, BATCH)?;
                 match page.last() {
-                    Some(last) => after = last.seq,
-                    None => break,
+                    Some(last) => self.after = last.seq,
+                    None => return Ok(None),
                 }
                 page
             }
         };
-        let emails: Vec<&ItemRow> = page.iter().filter(|r| r.kind == "email").collect();
-        let results: Vec<Result<Verification>> = emails
-            .par_iter()
-            .map(|it| verify_item(archive, it, &ring, &opts))
-            .collect();
-        let hashes: Vec<Sha256Hash> = emails.iter().map(|it| it.raw_sha256).collect();
-        let stored = catalog.verdicts_of(&hashes)?;
-        let mut store = Vec::with_capacity(emails.len());
-        for (it, v) in emails.into_iter().zip(results) {
-            let v = v?;
-            if stored.get(&it.raw_sha256).map(String::as_str) != Some(v.verdict.as_str()) {
-                changed.push(it.clone());
-                summary.changed += 1;
-            }
-            summary.verified += 1;
-            each(it, &v);
-            store.push(row(it.raw_sha256, &v));
-        }
-        catalog.set_verifications(&store)?;
+        Ok(Some(
+            page.into_iter().filter(|r| r.kind == "email").collect(),
+        ))
     }
-    Ok((summary, changed))
+}
+
+impl Iterator for Pages<'_> {
+    type Item = Result<Vec<ItemRow>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let page = self.next_page().transpose();
+        self.done = !matches!(page, Some(Ok(_)));
+        page
+    }
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]

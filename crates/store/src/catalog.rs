@@ -191,7 +191,8 @@ CREATE TABLE IF NOT EXISTS dkim_keys (
     bits INTEGER,
     UNIQUE(name, record)
 );
--- Derived from raw bytes and dkim_keys: the latest verification of each email.
+-- Derived from raw bytes and dkim_keys: the latest verification of each email. verified_at is
+-- when its result was first reached; re-verifying to the same result leaves the row alone.
 CREATE TABLE IF NOT EXISTS verifications (
     raw_sha256 TEXT PRIMARY KEY,
     verdict TEXT NOT NULL,

@@ -33,7 +33,7 @@ pub use relations::{
     ThreadAssign, ThreadInput, ThreadMember,
 };
 pub use settings::{ExtractSettings, FORMAT_VERSION, Limits, Settings, VerifySettings};
-pub use verification::{KeyRow, VerificationRow};
+pub use verification::{KeyRow, StoredResult, VerificationRow};
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};

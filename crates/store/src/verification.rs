@@ -24,6 +24,13 @@ pub struct KeyRow {
     pub bits: Option<u32>,
 }
 
+/// A stored verdict and the verifier's JSON behind it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredResult {
+    pub verdict: String,
+    pub result: String,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct VerificationRow {
     pub verdict: String,
@@ -98,28 +105,34 @@ impl Catalog {
             .map_err(Error::sql)
     }
 
-    /// The stored verdicts of many items, in one statement per 256 rather than one per item
-    /// (a query per item was a twentieth of `trove verify` over 1,693 emails).
-    pub fn verdicts_of(&self, raws: &[Sha256Hash]) -> Result<HashMap<Sha256Hash, String>> {
+    /// The stored verdicts and results of many items, in one statement per 256 rather than one
+    /// per item (a query per item was a twentieth of `trove verify` over 1,693 emails).
+    pub fn results_of(&self, raws: &[Sha256Hash]) -> Result<HashMap<Sha256Hash, StoredResult>> {
         let mut out = HashMap::with_capacity(raws.len());
         for chunk in raws.chunks(256) {
             let marks = vec!["?"; chunk.len()].join(",");
             let mut stmt = self
                 .conn
                 .prepare_cached(&format!(
-                    "SELECT raw_sha256, verdict FROM verifications WHERE raw_sha256 IN ({marks})"
+                    "SELECT raw_sha256, verdict, result FROM verifications WHERE raw_sha256 IN ({marks})"
                 ))
                 .map_err(Error::sql)?;
             let hexes: Vec<String> = chunk.iter().map(Sha256Hash::to_hex).collect();
             let rows = stmt
                 .query_map(rusqlite::params_from_iter(&hexes), |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        StoredResult {
+                            verdict: r.get(1)?,
+                            result: r.get(2)?,
+                        },
+                    ))
                 })
                 .map_err(Error::sql)?;
             for row in rows {
-                let (hex, verdict) = row.map_err(Error::sql)?;
+                let (hex, stored) = row.map_err(Error::sql)?;
                 if let Some(h) = Sha256Hash::from_hex(&hex) {
-                    out.insert(h, verdict);
+                    out.insert(h, stored);
                 }
             }
         }
@@ -225,7 +238,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn verdicts_of_answers_for_stored_items_across_statement_chunks() {
+    fn results_of_answers_for_stored_items_across_statement_chunks() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cat = Catalog::open(&dir.path().join("c.sqlite")).expect("open");
         // 300 stored results cross the 256-hash chunk; every third one is a hash never stored.
@@ -238,17 +251,22 @@ mod tests {
             .filter(|i| i % 3 != 0)
             .map(|i| {
                 let verdict = if i % 2 == 0 { "pass" } else { "unsigned" };
-                (hash(i), verdict.to_string(), "{}".to_string(), vec![])
+                let result = format!("{{\"n\":{i}}}");
+                (hash(i), verdict.to_string(), result, vec![])
             })
             .collect();
         cat.set_verifications(&rows).expect("store");
         let asked: Vec<Sha256Hash> = (0..450u16).map(hash).collect();
-        let got = cat.verdicts_of(&asked).expect("verdicts");
+        let got = cat.results_of(&asked).expect("results");
         assert_eq!(got.len(), rows.len());
-        for (h, verdict, _, _) in &rows {
-            assert_eq!(got.get(h), Some(verdict), "{h:?}");
+        for (h, verdict, result, _) in &rows {
+            let want = StoredResult {
+                verdict: verdict.clone(),
+                result: result.clone(),
+            };
+            assert_eq!(got.get(h), Some(&want), "{h:?}");
         }
         assert!(!got.contains_key(&hash(3)));
-        assert!(cat.verdicts_of(&[]).expect("none").is_empty());
+        assert!(cat.results_of(&[]).expect("none").is_empty());
     }
 }
