@@ -44,6 +44,12 @@ dk_ratio = (py_whole or dk["dkimpy_s"]) / dk["trove_1core_s"]
 row(f"DKIM verify, {dk['messages']:,} signed msgs, 1 core, whole process", f"{dk['messages']/dk['trove_1core_s']:.0f} msg/s",
     f"dkimpy {dk['messages']/(py_whole or dk['dkimpy_s']):.0f} msg/s ({'whole process' if py_whole else 'loop only'})",
     f"{dk_ratio:.1f}×", "≥ 30×", dk_ratio >= 30)
+if "process_all_cores_round_median" in dk:
+    # Median of the rounds' ratios: each round times both tools back to back.
+    all_ratio = dk["process_all_cores_round_median"]
+    row(f"DKIM verify, {dk['messages']:,} signed msgs, all cores, whole process (per-round median)",
+        f"{dk['messages']/dk['trove_all_s']:.0f} msg/s", f"dkimpy {dk['messages']/py_whole:.0f} msg/s (whole process)",
+        f"{all_ratio:.1f}×", "≥ 30×", all_ratio >= 30)
 dk_loop = dk["dkimpy_s"] / dk["trove_loop_s"]
 row("DKIM verify loop vs loop, 1 core", f"{dk['messages']/dk['trove_loop_s']:.0f} msg/s",
     f"dkimpy {dk['messages']/dk['dkimpy_s']:.0f} msg/s", f"{dk_loop:.1f}×", "≥ 30×", dk_loop >= 30)
