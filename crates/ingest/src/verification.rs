@@ -126,8 +126,8 @@ pub(crate) fn verify_and_store(
     let ring = keyring(catalog)?;
     let opts = options(&archive.settings);
     let reader = archive.catalog()?;
-    // One page in flight and one waiting: enough to keep both stages busy, and memory stays
-    // that of a few pages.
+    // At most three pages at once (one being verified, one waiting, one being stored): enough to
+    // keep both stages busy, with memory bounded by the page size.
     let (tx, rx) = crossbeam_channel::bounded::<Result<Verified>>(1);
     std::thread::scope(|s| {
         let (ring, opts) = (&ring, &opts);
@@ -157,10 +157,6 @@ pub(crate) fn verify_and_store(
             for (it, v) in emails.into_iter().zip(results) {
                 let v = v?;
                 let before = stored.get(&it.raw_sha256);
-                if before.map(|s| s.verdict.as_str()) != Some(v.verdict.as_str()) {
-                    changed.push(it.clone());
-                    summary.changed += 1;
-                }
                 summary.verified += 1;
                 each(&it, &v);
                 let row = row(it.raw_sha256, &v);
@@ -169,6 +165,10 @@ pub(crate) fn verify_and_store(
                 // thread's time, and its WAL made closing the catalog checkpoint).
                 if before.map(|s| s.result.as_str()) != Some(row.2.as_str()) {
                     store.push(row);
+                }
+                if before.map(|s| s.verdict.as_str()) != Some(v.verdict.as_str()) {
+                    summary.changed += 1;
+                    changed.push(it);
                 }
             }
             if !store.is_empty() {
