@@ -16,16 +16,18 @@ use trove_verify::{Verdict, Verification, recover};
 
 use trove_service::items::verification_json;
 
-fn spinner(total: u64, quiet: bool) -> ProgressBar {
+/// The progress bar, sized by `total` (called only when the bar is shown: counting the emails
+/// of a large archive is a scan of its catalog).
+fn spinner(quiet: bool, total: impl FnOnce() -> Result<u64>) -> Result<ProgressBar> {
     if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
+        return Ok(ProgressBar::hidden());
     }
-    let bar = ProgressBar::new(total.max(1));
+    let bar = ProgressBar::new(total()?.max(1));
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    bar
+    Ok(bar)
 }
 
 pub fn verify(archive: &Archive, query: &[String], wait: bool, json: bool) -> Result<ExitCode> {
@@ -37,11 +39,10 @@ pub fn verify(archive: &Archive, query: &[String], wait: bool, json: bool) -> Re
         let rows = crate::workflow::matching_items(archive, &cat, &query.join(" "))?;
         Some(rows.into_iter().map(|r| r.raw_sha256).collect())
     };
-    let total = match &items {
-        Some(v) => v.len() as u64,
-        None => archive.catalog()?.stats()?.items,
-    };
-    let bar = spinner(total, json);
+    let bar = spinner(json, || match &items {
+        Some(v) => Ok(v.len() as u64),
+        None => Ok(archive.catalog()?.count_of_kind("email")?),
+    })?;
     bar.set_message("verifying");
     let mut counts: std::collections::BTreeMap<Verdict, u64> = Default::default();
     // JSON lines go through one buffer: `outln!` per item (a formatting pass and a system call

@@ -651,6 +651,16 @@ impl Catalog {
         Ok(())
     }
 
+    /// How many items of one kind (`email`, `post`, ...) the catalog holds.
+    pub fn count_of_kind(&self, kind: &str) -> Result<u64> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM items WHERE kind = ?1", [kind], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(Error::sql)
+    }
+
     /// Up to `limit` items with a sequence number above `seq`, in order.
     pub fn items_after(&self, seq: i64, limit: usize) -> Result<Vec<ItemRow>> {
         let mut stmt = self
@@ -1158,8 +1168,15 @@ mod tests {
     use trove_model::ItemRecord;
 
     fn add(w: &mut Catalog, run: i64, n: u8) {
+        add_kind(w, run, n, ItemRecord::default().kind);
+    }
+
+    fn add_kind(w: &mut Catalog, run: i64, n: u8, kind: trove_model::Kind) {
         let tx = w.begin().expect("begin");
-        let record = ItemRecord::default();
+        let record = ItemRecord {
+            kind,
+            ..Default::default()
+        };
         let prov = Provenance {
             path: format!("m{n}.eml"),
             offset: None,
@@ -1223,6 +1240,25 @@ mod tests {
         drop(w);
         let w = Catalog::open(&path).expect("reopen");
         assert_eq!(names(&w), all);
+    }
+
+    #[test]
+    fn items_are_counted_by_kind() {
+        use trove_model::Kind;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut w = Catalog::open(&dir.path().join("c.sqlite")).expect("open");
+        let run = w.start_run(&[]).expect("run");
+        for (n, kind) in [Kind::Email, Kind::Post, Kind::Email, Kind::Dm, Kind::Email]
+            .into_iter()
+            .enumerate()
+        {
+            add_kind(&mut w, run, n as u8 + 1, kind);
+        }
+        let count = |k| w.count_of_kind(k).expect("count");
+        assert_eq!(
+            (count("email"), count("post"), count("dm"), count("none")),
+            (3, 1, 1, 0)
+        );
     }
 
     #[test]
