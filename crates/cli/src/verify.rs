@@ -51,22 +51,16 @@ pub fn verify(archive: &Archive, query: &[String], wait: bool, json: bool) -> Re
     let summary = verification::reverify(archive, &lock, items.as_deref(), &mut |it, v| {
         bar.inc(1);
         *counts.entry(v.verdict).or_default() += 1;
+        let id = it.raw_sha256.item_id();
         if let Some(out) = lines.as_mut() {
-            json_line(out, &verification_json(it, v));
+            json_line(out, &verification_json(&id, v));
         } else if v.verdict != Verdict::Unsigned {
             let signers: Vec<String> = v
                 .signatures
                 .iter()
                 .map(|s| format!("{}:{}", s.domain, s.verdict))
                 .collect();
-            bar.suspend(|| {
-                outln!(
-                    "{}  {:<15} {}",
-                    it.id,
-                    v.verdict.as_str(),
-                    signers.join(" ")
-                )
-            });
+            bar.suspend(|| outln!("{}  {:<15} {}", id, v.verdict.as_str(), signers.join(" ")));
         }
     })?;
     bar.finish_and_clear();

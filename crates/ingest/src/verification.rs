@@ -7,7 +7,7 @@ use crate::Result;
 use rayon::prelude::*;
 use trove_index::SearchIndex;
 use trove_model::Sha256Hash;
-use trove_store::{Archive, BlobStore, Catalog, ItemRow, Settings, WriterLock};
+use trove_store::{Archive, BlobStore, Catalog, EmailRef, Settings, WriterLock};
 use trove_verify::keys::{self, KeyRing, StoredKey};
 use trove_verify::{Options, Verdict, Verification};
 
@@ -66,7 +66,7 @@ fn too_large(size: u64, limit: u64) -> Verification {
 
 fn verify_item(
     archive: &Archive,
-    item: &ItemRow,
+    item: &EmailRef,
     ring: &KeyRing,
     opts: &Options,
 ) -> Result<Verification> {
@@ -84,7 +84,7 @@ pub fn reverify(
     archive: &Archive,
     lock: &WriterLock,
     items: Option<&[Sha256Hash]>,
-    each: &mut dyn FnMut(&ItemRow, &Verification),
+    each: &mut dyn FnMut(&EmailRef, &Verification),
 ) -> Result<ReverifySummary> {
     let mut catalog = archive.catalog_rw(lock)?;
     let (summary, changed) = verify_and_store(archive, &mut catalog, items, each)?;
@@ -96,7 +96,8 @@ pub fn reverify(
     }
     let index = SearchIndex::open_or_create(&archive.root.join("index"))?;
     let mut writer = index.writer()?;
-    for it in changed {
+    for email in changed {
+        let it = catalog.find_item(&email.raw_sha256.to_hex())?;
         let prov = catalog.provenance(&it.raw_sha256)?;
         let known = catalog.attachments(it.seq)?;
         let mut doc = crate::indexing::doc_from_archive(archive, &it, &prov, &known)?;
@@ -121,8 +122,8 @@ pub(crate) fn verify_and_store(
     archive: &Archive,
     catalog: &mut Catalog,
     items: Option<&[Sha256Hash]>,
-    each: &mut dyn FnMut(&ItemRow, &Verification),
-) -> Result<(ReverifySummary, Vec<ItemRow>)> {
+    each: &mut dyn FnMut(&EmailRef, &Verification),
+) -> Result<(ReverifySummary, Vec<EmailRef>)> {
     let ring = keyring(catalog)?;
     let opts = options(&archive.settings);
     let reader = archive.catalog()?;
@@ -180,7 +181,7 @@ pub(crate) fn verify_and_store(
 }
 
 /// A page of emails and their results, in catalog order.
-type Verified = (Vec<ItemRow>, Vec<Result<Verification>>);
+type Verified = (Vec<EmailRef>, Vec<Result<Verification>>);
 
 /// The emails to verify, a page at a time: the listed items, or every item in catalog order.
 struct Pages<'a> {
@@ -200,32 +201,35 @@ impl<'a> Pages<'a> {
         }
     }
 
-    fn next_page(&mut self) -> Result<Option<Vec<ItemRow>>> {
-        let page: Vec<ItemRow> = match self.listed.as_mut() {
+    fn next_page(&mut self) -> Result<Option<Vec<EmailRef>>> {
+        match self.listed.as_mut() {
             Some(chunks) => match chunks.next() {
-                Some(c) => c
-                    .iter()
-                    .map(|h| self.catalog.find_item(&h.to_hex()))
-                    .collect::<trove_store::Result<_>>()?,
-                None => return Ok(None),
+                Some(c) => {
+                    let mut page = Vec::with_capacity(c.len());
+                    for h in c {
+                        let it = self.catalog.find_item(&h.to_hex())?;
+                        if it.kind == "email" {
+                            page.push(EmailRef::from(&it));
+                        }
+                    }
+                    Ok(Some(page))
+                }
+                None => Ok(None),
             },
             None => {
-                let page = self.catalog.items_after(self.after, BATCH)?;
+                let page = self.catalog.emails_after(self.after, BATCH)?;
                 match page.last() {
                     Some(last) => self.after = last.seq,
                     None => return Ok(None),
                 }
-                page
+                Ok(Some(page))
             }
-        };
-        Ok(Some(
-            page.into_iter().filter(|r| r.kind == "email").collect(),
-        ))
+        }
     }
 }
 
 impl Iterator for Pages<'_> {
-    type Item = Result<Vec<ItemRow>>;
+    type Item = Result<Vec<EmailRef>>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {

@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
-use trove_model::{AddressRole, Mailbox, Sha256Hash, rfc3339_utc};
+use trove_model::{AddressRole, ItemId, Mailbox, Sha256Hash, rfc3339_utc};
 use trove_store::{ActorSummary, Archive, Catalog, ItemRow, ThreadMember};
 use trove_verify::Verification;
 
@@ -51,9 +51,9 @@ pub fn stored_verification(cat: &Catalog, raw: &Sha256Hash) -> Result<Option<Ver
 }
 
 /// The JSON line of one item (the shape `trove verify --json` documents).
-pub fn verification_json(it: &ItemRow, v: &Verification) -> Value {
+pub fn verification_json(id: &ItemId, v: &Verification) -> Value {
     let mut out = json!({
-        "id": it.id,
+        "id": id,
         "verdict": v.verdict,
         "signatures": v.signatures,
         "forensics": v.forensics,
