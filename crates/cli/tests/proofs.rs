@@ -82,6 +82,45 @@ fn proofs_verify_independently_and_the_log_only_grows() {
 }
 
 /// A demo archive: DKIM-signed mail and a DM conversation of seven messages.
+/// A logged conversation message gets a fresh leaf when an earlier one arrives and moves its
+/// place in the conversation; logged items outside conversations are left alone.
+#[test]
+fn an_earlier_message_gives_the_later_ones_of_its_conversation_fresh_leaves() {
+    let a = TestArchive::new();
+    let dms = |name: &str, msgs: &[(&str, &str)]| -> PathBuf {
+        let path = a.dir.path().join(name);
+        let lines: Vec<String> = msgs
+            .iter()
+            .map(|(id, ts)| {
+                format!(
+                    r#"{{"kind": "dm", "native_id": "{id}", "conversation": "c-1", "sender": "signal:+15550100001", "recipients": ["signal:+15550100002"], "timestamp": "{ts}", "text": "message {id}"}}"#
+                )
+            })
+            .collect();
+        fs::write(&path, lines.join("\n") + "\n").unwrap();
+        path
+    };
+    let later = dms(
+        "later.jsonl",
+        &[("2", "2020-03-04T10:00:00Z"), ("3", "2020-03-04T11:00:00Z")],
+    );
+    // Emails on both sides of the conversation in the catalog's order.
+    a.ingest(&[&linux_mips(1996)]);
+    a.ingest(&[&later]);
+    a.ingest(&[&linux_mips(1997)]);
+    let before = a.json(&["checkpoint"])["size"].as_u64().unwrap();
+    let earlier = dms("earlier.jsonl", &[("1", "2020-03-04T09:00:00Z")]);
+    let s = a.ingest(&[&earlier]);
+    assert_eq!(
+        s["log_leaves_added"], 3,
+        "the new message and two moved: {s}"
+    );
+    assert_eq!(a.json(&["checkpoint"])["size"], before + 3);
+    let (code, report) = fsck(&a.path());
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(a.ingest(&[&earlier])["log_leaves_added"], 0);
+}
+
 fn demo() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("demo");

@@ -102,16 +102,24 @@ pub fn append_pending(catalog: &mut Catalog) -> Result<u64> {
         new.clear();
         Ok(())
     };
-    // Page through the catalog so memory holds one page of rows, not the archive.
+    // Page through the catalog so memory holds one page of rows, not the archive: first the
+    // logged items whose leaf may have changed (conversation items only), then the new ones.
+    // Paging through every logged item instead was a fifth of adding 3 emails to 100k.
     let mut after = 0i64;
     loop {
-        let page = catalog.items_after(after, 1024)?;
+        let page = if after < through {
+            let page = catalog.conversation_items_after(after, through, 1024)?;
+            if page.is_empty() {
+                after = through;
+                continue;
+            }
+            page
+        } else {
+            catalog.items_after(after, 1024)?
+        };
         let Some(last) = page.last() else { break };
         after = last.seq;
         for it in page {
-            if it.seq <= through && it.conversation.is_none() {
-                continue;
-            }
             if bulk && !index_dropped && it.seq > through {
                 // Past the items that may need a lookup (below).
                 catalog.drop_log_index()?;

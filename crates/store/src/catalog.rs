@@ -717,6 +717,27 @@ impl Catalog {
         rows.collect::<rusqlite::Result<_>>().map_err(Error::sql)
     }
 
+    /// Up to `limit` items of a conversation with a sequence number above `seq` and at most
+    /// `upto`, in order.
+    pub fn conversation_items_after(
+        &self,
+        seq: i64,
+        upto: i64,
+        limit: usize,
+    ) -> Result<Vec<ItemRow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE seq > ?1 AND seq <= ?2 \
+                 AND conversation IS NOT NULL ORDER BY seq LIMIT ?3"
+            ))
+            .map_err(Error::sql)?;
+        let rows = stmt
+            .query_map(params![seq, upto, limit as i64], item_from_row)
+            .map_err(Error::sql)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(Error::sql)
+    }
+
     /// The highest item sequence number (0 for an empty archive).
     pub fn max_seq(&self) -> Result<i64> {
         self.conn
