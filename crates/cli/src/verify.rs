@@ -37,7 +37,14 @@ pub fn verify(archive: &Archive, query: &[String], wait: bool, json: bool) -> Re
     } else {
         let cat = archive.catalog()?;
         let rows = crate::workflow::matching_items(archive, &cat, &query.join(" "))?;
-        Some(rows.into_iter().map(|r| r.raw_sha256).collect())
+        // Only emails carry DKIM signatures; keeping them alone here also makes the bar's total
+        // the number of results it will count.
+        Some(
+            rows.into_iter()
+                .filter(|r| r.kind == "email")
+                .map(|r| r.raw_sha256)
+                .collect(),
+        )
     };
     let bar = spinner(json, || match &items {
         Some(v) => Ok(v.len() as u64),

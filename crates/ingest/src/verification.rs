@@ -183,7 +183,7 @@ pub(crate) fn verify_and_store(
 /// A page of emails and their results, in catalog order.
 type Verified = (Vec<EmailRef>, Vec<Result<Verification>>);
 
-/// The emails to verify, a page at a time: the listed items, or every item in catalog order.
+/// The emails to verify, a page at a time: the listed ones, or every email in catalog order.
 struct Pages<'a> {
     catalog: &'a Catalog,
     listed: Option<std::slice::Chunks<'a, Sha256Hash>>,
