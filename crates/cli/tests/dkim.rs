@@ -261,8 +261,8 @@ fn real_list_mail_without_keys_is_key_not_found_or_body_altered() {
     )
     .unwrap();
     drop(db);
-    // Results come in catalog order, page after page (verification of one page overlaps the
-    // storing of the one before).
+    // Results come in catalog order, page after page (pages are verified side by side in the
+    // pool, and stored one after another).
     let listed: Vec<String> = a
         .jsonl(&["ls"])
         .iter()

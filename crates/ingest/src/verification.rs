@@ -5,9 +5,10 @@
 
 use crate::Result;
 use rayon::prelude::*;
+use std::collections::HashMap;
 use trove_index::SearchIndex;
 use trove_model::Sha256Hash;
-use trove_store::{Archive, BlobStore, Catalog, EmailRef, Settings, WriterLock};
+use trove_store::{Archive, BlobStore, Catalog, EmailRef, Settings, StoredResult, WriterLock};
 use trove_verify::keys::{self, KeyRing, StoredKey};
 use trove_verify::{Options, Verdict, Verification};
 
@@ -114,10 +115,13 @@ pub fn reverify(
 /// Verifies and stores, without touching the index. Returns the items whose verdict changed.
 /// Works page by page, so memory stays bounded however many emails the archive holds.
 ///
-/// Two stages: a reader thread lists a page of emails from its own catalog connection and
-/// verifies it on the rayon pool, while this thread stores the previous page's results (and hands
-/// them to `each`). Run one after the other, the storing left a core idle: `trove verify` over
-/// 1,693 emails kept 1.3 of 2 cores busy.
+/// Three stages: a reader thread lists pages of emails from its own catalog connection, hands
+/// each page to the rayon pool as a task of its own and looks up the page's stored results, while
+/// this thread stores each page's results (and hands them to `each`) in catalog order. Pages
+/// overlap in the pool. Verified one page at a time, a core idled at every page's end while the
+/// other finished the page's last large message, and again while the next page was listed: a
+/// per-thread profile of `trove verify` over 1,693 emails had one core busy in a fifth of the
+/// run. Overlapped, the same run took 7-9% less time (medians of 60 alternated runs).
 pub(crate) fn verify_and_store(
     archive: &Archive,
     catalog: &mut Catalog,
@@ -127,33 +131,54 @@ pub(crate) fn verify_and_store(
     let ring = keyring(catalog)?;
     let opts = options(&archive.settings);
     let reader = archive.catalog()?;
-    // At most three pages at once (one being verified, one waiting, one being stored): enough to
-    // keep both stages busy, with memory bounded by the page size.
-    let (tx, rx) = crossbeam_channel::bounded::<Result<Verified>>(1);
+    // Pages listed ahead of the one being stored: enough that the pool always has the next page
+    // to start on, with memory bounded by the page size.
+    let (tx, rx) = crossbeam_channel::bounded::<Result<InFlight>>(PAGES_AHEAD);
     std::thread::scope(|s| {
         let (ring, opts) = (&ring, &opts);
         s.spawn(move || {
-            for page in Pages::new(&reader, items) {
-                let batch = page.map(|emails| {
-                    let results = emails
-                        .par_iter()
-                        .map(|it| verify_item(archive, it, ring, opts))
-                        .collect();
-                    (emails, results)
-                });
-                let failed = batch.is_err();
-                // A closed channel means the storing stage stopped on an error of its own.
-                if tx.send(batch).is_err() || failed {
-                    break;
+            rayon::in_place_scope(|pool| {
+                for page in Pages::new(&reader, items) {
+                    let emails = match page {
+                        Ok(emails) => emails,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let hashes: Vec<Sha256Hash> = emails.iter().map(|it| it.raw_sha256).collect();
+                    let (done, verified) = crossbeam_channel::bounded(1);
+                    pool.spawn(move |_| {
+                        let results = emails
+                            .par_iter()
+                            .map(|it| verify_item(archive, it, ring, opts))
+                            .collect();
+                        // A closed channel means the storing stage stopped on an error.
+                        let _ = done.send((emails, results));
+                    });
+                    // The stored results are looked up here, while the pool verifies, and not
+                    // on the storing thread, which otherwise fell behind and stored the last
+                    // pages alone.
+                    let stored = match reader.results_of(&hashes) {
+                        Ok(stored) => stored,
+                        Err(e) => {
+                            let _ = tx.send(Err(e.into()));
+                            return;
+                        }
+                    };
+                    if tx.send(Ok((stored, verified))).is_err() {
+                        return;
+                    }
                 }
-            }
+            });
         });
         let mut summary = ReverifySummary::default();
         let mut changed = Vec::new();
-        for batch in rx {
-            let (emails, results) = batch?;
-            let hashes: Vec<Sha256Hash> = emails.iter().map(|it| it.raw_sha256).collect();
-            let stored = catalog.results_of(&hashes)?;
+        for page in rx {
+            let (stored, verified) = page?;
+            let (emails, results) = verified
+                .recv()
+                .map_err(|_| crate::Error::Internal("a verification task died".into()))?;
             let mut store = Vec::new();
             for (it, v) in emails.into_iter().zip(results) {
                 let v = v?;
@@ -179,6 +204,17 @@ pub(crate) fn verify_and_store(
         Ok((summary, changed))
     })
 }
+
+/// Pages listed and handed to the pool ahead of the one being stored (2, 4 and 8 measured
+/// alike; 4 was a little faster).
+const PAGES_AHEAD: usize = 4;
+
+/// A page handed to the pool: the results stored for its emails, and where its emails and
+/// their new results arrive, in catalog order.
+type InFlight = (
+    HashMap<Sha256Hash, StoredResult>,
+    crossbeam_channel::Receiver<Verified>,
+);
 
 /// A page of emails and their results, in catalog order.
 type Verified = (Vec<EmailRef>, Vec<Result<Verification>>);
