@@ -259,7 +259,7 @@ pub fn reindex(archive: &Archive, lock: &trove_store::WriterLock) -> Result<u64>
     archive.index_may_fall_behind(lock)?;
     trove_analyze::rebuild(&mut catalog)?;
     // Verdicts are derived from raw bytes and the key store, so they are recomputed too.
-    crate::verification::verify_and_store(archive, &mut catalog, None, &mut |_, _| {})?;
+    crate::verification::verify_and_store(archive, &mut catalog, None, &mut |_, _, _| {})?;
     let dir = archive.root.join("index");
     if dir.exists() {
         std::fs::remove_dir_all(&dir).map_err(|e| trove_store::Error::io(&dir, e))?;

@@ -42,12 +42,20 @@ pub fn verify_raw(raw: &[u8], ring: &KeyRing, opts: &Options) -> Verification {
 
 /// The catalog row for a result: verdict, JSON, selector names.
 pub fn row(raw: Sha256Hash, v: &Verification) -> (Sha256Hash, String, String, Vec<String>) {
-    (
-        raw,
-        v.verdict.as_str().to_string(),
-        serde_json::to_string(v).unwrap_or_default(),
-        v.key_names(),
-    )
+    row_with(raw, v, stored_form(v))
+}
+
+/// A result as the catalog stores it: the verifier's JSON, fields in declaration order.
+pub fn stored_form(v: &Verification) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn row_with(
+    raw: Sha256Hash,
+    v: &Verification,
+    json: String,
+) -> (Sha256Hash, String, String, Vec<String>) {
+    (raw, v.verdict.as_str().to_string(), json, v.key_names())
 }
 
 /// A message too large to verify in memory.
@@ -80,12 +88,13 @@ fn verify_item(
 }
 
 /// Re-verifies `items` (all emails when `None`), stores the results, and updates the index
-/// documents whose verdict changed. Calls `each` with every result, in catalog order.
+/// documents whose verdict changed. Calls `each` with every result, in catalog order, and with
+/// its [`stored_form`].
 pub fn reverify(
     archive: &Archive,
     lock: &WriterLock,
     items: Option<&[Sha256Hash]>,
-    each: &mut dyn FnMut(&EmailRef, &Verification),
+    each: &mut dyn FnMut(&EmailRef, &Verification, &str),
 ) -> Result<ReverifySummary> {
     let mut catalog = archive.catalog_rw(lock)?;
     let (summary, changed) = verify_and_store(archive, &mut catalog, items, each)?;
@@ -126,7 +135,7 @@ pub(crate) fn verify_and_store(
     archive: &Archive,
     catalog: &mut Catalog,
     items: Option<&[Sha256Hash]>,
-    each: &mut dyn FnMut(&EmailRef, &Verification),
+    each: &mut dyn FnMut(&EmailRef, &Verification, &str),
 ) -> Result<(ReverifySummary, Vec<EmailRef>)> {
     let ring = keyring(catalog)?;
     let opts = options(&archive.settings);
@@ -184,13 +193,13 @@ pub(crate) fn verify_and_store(
                 let v = v?;
                 let before = stored.get(&it.raw_sha256);
                 summary.verified += 1;
-                each(&it, &v);
-                let row = row(it.raw_sha256, &v);
+                let json = stored_form(&v);
+                each(&it, &v, &json);
                 // A result identical to the stored one is not written again: re-verifying an
                 // unchanged archive then writes nothing (storing was a fifth of the storing
                 // thread's time, and its WAL made closing the catalog checkpoint).
-                if before.map(|s| s.result.as_str()) != Some(row.2.as_str()) {
-                    store.push(row);
+                if before.map(|s| s.result.as_str()) != Some(json.as_str()) {
+                    store.push(row_with(it.raw_sha256, &v, json));
                 }
                 if before.map(|s| s.verdict.as_str()) != Some(v.verdict.as_str()) {
                     summary.changed += 1;
