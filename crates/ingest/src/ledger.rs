@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use trove_proof::leaf::Leaf;
 use trove_proof::note::{Checkpoint, Signer};
 use trove_proof::{Hash, Tree};
-use trove_store::{Archive, Catalog, CheckpointRow, ItemRow};
+use trove_store::{Archive, Catalog, CheckpointRow, ItemRow, LeafSource};
 
 /// Catalog rows up to this sequence number have their leaves (meta key).
 const LOGGED_THROUGH: &str = "log_items_through";
@@ -66,14 +66,24 @@ fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
 
 /// The leaf of an item as the catalog has it now.
 pub fn item_leaf(it: &ItemRow) -> Leaf {
+    source_leaf(LeafSource::from(it))
+}
+
+fn source_leaf(s: LeafSource) -> Leaf {
     Leaf {
-        raw_sha256: it.raw_sha256.to_hex(),
-        kind: it.kind.clone(),
-        native_id: it.native_id.clone(),
-        conversation: it.conversation.clone(),
-        seq: it.conversation.as_ref().and(it.conv_seq),
+        seq: s.conversation.as_ref().and(s.conv_seq),
+        raw_sha256: s.raw_sha256,
+        kind: s.kind,
+        native_id: s.native_id,
+        conversation: s.conversation,
         parent: None,
     }
+}
+
+/// A leaf's hash and canonical bytes, encoded once for both.
+fn hashed(leaf: &Leaf) -> (Hash, Vec<u8>) {
+    let data = leaf.encode();
+    (trove_proof::merkle::leaf_hash(&data), data)
 }
 
 /// Leaves appended per transaction: memory holds one chunk, never the whole run's leaves (a
@@ -107,47 +117,56 @@ pub fn append_pending(catalog: &mut Catalog) -> Result<u64> {
     // Paging through every logged item instead was a fifth of adding 3 emails to 100k.
     let mut after = 0i64;
     loop {
-        let page = if after < through {
-            let page = catalog.conversation_items_after(after, through, 1024)?;
+        let (page, attachments) = if after < through {
+            let page = catalog.conversation_leaf_sources(after, through, 1024)?;
             if page.is_empty() {
                 after = through;
                 continue;
             }
-            page
+            (page, vec![])
         } else {
-            catalog.items_after(after, 1024)?
+            let page = catalog.leaf_sources_after(after, 1024)?;
+            let attachments = match page.last() {
+                Some(last) => catalog.attachment_hashes(after, last.seq)?,
+                None => vec![],
+            };
+            (page, attachments)
         };
         let Some(last) = page.last() else { break };
         after = last.seq;
+        // In item order: each item's attachments are at the front of what is left.
+        let mut attachments = attachments.into_iter().peekable();
         for it in page {
-            if bulk && !index_dropped && it.seq > through {
+            let seq = it.seq;
+            let new_item = seq > through;
+            if bulk && !index_dropped && new_item {
                 // Past the items that may need a lookup (below).
                 catalog.drop_log_index()?;
                 index_dropped = true;
             }
-            let leaf = item_leaf(&it);
-            let hash = leaf.hash();
+            let parent = it.raw_sha256.clone();
+            let leaf = source_leaf(it);
+            let (hash, data) = hashed(&leaf);
             // An item after `through` has never been logged (its leaves and the new `through`
             // commit together, and items are never renumbered), so only a logged conversation
             // item needs the lookup that tells whether its leaf changed. Looking up every new
             // item was a random read of the log's index each: most of logging a million items.
-            let changed = it.seq > through
-                || catalog.latest_leaf_of(&leaf.raw_sha256)?.map(|l| l.hash) != Some(hash);
+            let changed =
+                new_item || catalog.latest_leaf_of(&leaf.raw_sha256)?.map(|l| l.hash) != Some(hash);
             if changed {
-                new.push((hash, leaf.encode(), leaf.raw_sha256.clone()));
+                new.push((hash, data, leaf.raw_sha256));
             }
-            if it.seq > through {
-                for a in catalog.attachments(it.seq)? {
-                    let leaf = Leaf {
-                        raw_sha256: a.sha256.to_hex(),
-                        kind: "attachment".into(),
-                        native_id: None,
-                        conversation: None,
-                        seq: None,
-                        parent: Some(it.raw_sha256.to_hex()),
-                    };
-                    new.push((leaf.hash(), leaf.encode(), leaf.raw_sha256.clone()));
-                }
+            while let Some((_, sha)) = attachments.next_if(|(s, _)| *s == seq) {
+                let leaf = Leaf {
+                    raw_sha256: sha,
+                    kind: "attachment".into(),
+                    native_id: None,
+                    conversation: None,
+                    seq: None,
+                    parent: Some(parent.clone()),
+                };
+                let (hash, data) = hashed(&leaf);
+                new.push((hash, data, leaf.raw_sha256));
             }
         }
         covered = covered.max(after);

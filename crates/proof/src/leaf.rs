@@ -30,10 +30,16 @@ pub struct Leaf {
     pub parent: Option<String>,
 }
 
-fn escape(v: &str) -> String {
-    v.replace('%', "%25")
-        .replace('\n', "%0A")
-        .replace('\r', "%0D")
+/// Appends `v` percent-encoded (`%`, LF, CR) to `out`.
+fn escape_into(out: &mut Vec<u8>, v: &str) {
+    for &b in v.as_bytes() {
+        match b {
+            b'%' => out.extend_from_slice(b"%25"),
+            b'\n' => out.extend_from_slice(b"%0A"),
+            b'\r' => out.extend_from_slice(b"%0D"),
+            _ => out.push(b),
+        }
+    }
 }
 
 fn unescape(v: &str) -> String {
@@ -43,24 +49,35 @@ fn unescape(v: &str) -> String {
 }
 
 impl Leaf {
+    /// The canonical bytes. Written straight into one buffer: formatting each field into a
+    /// `String` of its own was two fifths of logging a 100,000-item archive's leaves.
     pub fn encode(&self) -> Vec<u8> {
-        let mut s = format!(
-            "{MAGIC}\nraw {}\nkind {}\n",
-            self.raw_sha256,
-            escape(&self.kind)
-        );
+        let mut out = Vec::with_capacity(160);
+        out.extend_from_slice(MAGIC.as_bytes());
+        out.extend_from_slice(b"\nraw ");
+        out.extend_from_slice(self.raw_sha256.as_bytes());
+        out.extend_from_slice(b"\nkind ");
+        escape_into(&mut out, &self.kind);
+        out.push(b'\n');
+        let mut seq = String::new();
+        if let Some(n) = self.seq {
+            seq = n.to_string();
+        }
         let fields = [
-            ("native", self.native_id.clone()),
-            ("conversation", self.conversation.clone()),
-            ("seq", self.seq.map(|n| n.to_string())),
-            ("parent", self.parent.clone()),
+            ("native", self.native_id.as_deref()),
+            ("conversation", self.conversation.as_deref()),
+            ("seq", self.seq.map(|_| seq.as_str())),
+            ("parent", self.parent.as_deref()),
         ];
         for (k, v) in fields {
             if let Some(v) = v {
-                s.push_str(&format!("{k} {}\n", escape(&v)));
+                out.extend_from_slice(k.as_bytes());
+                out.push(b' ');
+                escape_into(&mut out, v);
+                out.push(b'\n');
             }
         }
-        s.into_bytes()
+        out
     }
 
     pub fn hash(&self) -> crate::Hash {
@@ -125,5 +142,36 @@ mod tests {
         reordered = reordered.replace("seq 3\n", "") + "seq 3\n";
         assert!(Leaf::parse(reordered.as_bytes()).is_ok() == (reordered.as_bytes() == e));
         assert!(Leaf::parse(b"trove-leaf/v1\nraw x\nkind dm\n").is_err());
+    }
+
+    #[test]
+    fn encoding_is_byte_exact() {
+        let l = Leaf {
+            raw_sha256: "0f".repeat(32),
+            kind: "attachment".into(),
+            native_id: Some("<a%b\r\nc@d>".into()),
+            conversation: Some("x:1\n2".into()),
+            seq: Some(-7),
+            parent: Some("ab".repeat(32)),
+        };
+        let want = format!(
+            "trove-leaf/v1\nraw {}\nkind attachment\nnative <a%25b%0D%0Ac@d>\n\
+             conversation x:1%0A2\nseq -7\nparent {}\n",
+            "0f".repeat(32),
+            "ab".repeat(32)
+        );
+        assert_eq!(String::from_utf8(l.encode()).unwrap(), want);
+        let bare = Leaf {
+            native_id: None,
+            conversation: None,
+            seq: None,
+            parent: None,
+            kind: "email".into(),
+            ..l
+        };
+        assert_eq!(
+            bare.encode(),
+            format!("trove-leaf/v1\nraw {}\nkind email\n", "0f".repeat(32)).into_bytes()
+        );
     }
 }

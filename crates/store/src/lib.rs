@@ -27,7 +27,7 @@ pub mod verification;
 pub use annotations::{NoteRow, SavedSearch, TagCount};
 pub use blob::{BlobStore, FsBlobStore};
 pub use catalog::{Catalog, CatalogTx, EmailRef, ItemRow, NewItem, ProblemRow, Recorded, Stats};
-pub use log::{CheckpointRow, LeafRow};
+pub use log::{CheckpointRow, LeafRow, LeafSource};
 pub use relations::{
     ActorRow, ActorSummary, ConvInput, ConversationLabel, ConversationRow, Derived, SeenIdentity,
     ThreadAssign, ThreadInput, ThreadMember,
