@@ -68,6 +68,8 @@ pub fn import_actors(archive: &Archive, file: &Path, wait: bool, json: bool) -> 
     };
     let lock = archive.lock(wait)?;
     let mut cat = archive.catalog_rw(&lock)?;
+    // Actor edits are users' data, like annotations: synced when committed.
+    cat.sync_every_commit()?;
     for s in &specs {
         cat.add_actor_edit("import", &serde_json::to_string(s)?)?;
     }
@@ -97,6 +99,7 @@ pub fn merge_actors(
 ) -> Result<ExitCode> {
     let lock = archive.lock(wait)?;
     let mut cat = archive.catalog_rw(&lock)?;
+    cat.sync_every_commit()?;
     let (x, y) = (one_actor(&cat, a)?, one_actor(&cat, b)?);
     if x.id == y.id {
         bail!("'{a}' and '{b}' are already one actor ({})", x.name);

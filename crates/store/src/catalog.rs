@@ -486,7 +486,7 @@ impl Catalog {
     }
 
     fn configure(conn: Connection, path: &Path, write: bool) -> Result<Self> {
-        const WAL_CHECKPOINT_PAGES: i64 = 16_384;
+        const WAL_CHECKPOINT_PAGES: i64 = 262_144;
         let err = |e| Error::catalog(path, e);
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(err)?;
@@ -503,12 +503,18 @@ impl Catalog {
                 .map_err(err)?;
             conn.pragma_update(None, "synchronous", "NORMAL")
                 .map_err(err)?;
-            // Checkpoint every 64 MiB of log instead of SQLite's 4 MiB. The catalog's indexes on
+            // Checkpoint every 1 GiB of log instead of SQLite's 4 MiB. The catalog's indexes on
             // content hashes and Message-IDs take inserts at random places, so one ingest batch
             // dirties a page per index per item, and at 100k items each batch's log passed the
             // 4 MiB mark: a checkpoint (page copies and an fsync) after nearly every batch.
             // 64 MiB cut the bytes the 100k-message ingest read and wrote through system calls
             // by 10% and 20% (rchar 12.9 → 11.6 GB, wchar 7.2 → 5.8 GB).
+            // Now 1 GiB: a checkpoint writes each page the log holds once, however often it was
+            // dirtied since the last one, and at a million items those indexes span ~80k pages,
+            // so a 64 MiB log (16k pages) held few pages twice. The million-message ingest wrote
+            // 34.5 instead of 44.7 GB and took 409 instead of 481 s; 10k messages were a little
+            // faster (3 of 3 alternated runs), 100k within 2% (bench/results.md, session 34).
+            // The log file (up to ~1 GiB) is deleted when the last connection closes.
             conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
                 .map_err(err)?;
             // 16 MiB of page cache instead of SQLite's 2: one batch dirties a page per random-keyed
@@ -574,6 +580,20 @@ impl Catalog {
             conn,
             known_strings: StringIds::new(),
         })
+    }
+
+    /// Syncs the log at every commit of this connection (`synchronous = FULL`).
+    pub fn sync_every_commit(&self) -> Result<()> {
+        self.conn
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(Error::sql)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn pragma_i64(&self, name: &str) -> Result<i64> {
+        self.conn
+            .pragma_query_value(None, name, |r| r.get(0))
+            .map_err(Error::sql)
     }
 
     /// Drops the [`DEFERRABLE_INDEXES`] for the rest of a large ingest. Items arrive in no order

@@ -185,8 +185,13 @@ impl Archive {
     /// users' data, not derived from raw, and never touched by ingest; taking them does not need
     /// the writer lock, so a reporter can tag while a long ingest runs (SQLite serialises the
     /// short transactions).
+    ///
+    /// Their commits are synced at once: writers otherwise sync the log only before a
+    /// checkpoint, every 1 GiB of it, and these rows exist nowhere else.
     pub fn catalog_annotations(&self) -> Result<Catalog> {
-        Catalog::open(&self.catalog_path())
+        let c = Catalog::open(&self.catalog_path())?;
+        c.sync_every_commit()?;
+        Ok(c)
     }
 
     pub fn tmp_dir(&self) -> PathBuf {
@@ -271,6 +276,17 @@ mod tests {
         assert!(matches!(b.lock(false), Err(Error::Locked(_))));
         drop(l1);
         b.lock(false).expect("lock after release");
+    }
+
+    #[test]
+    fn annotations_are_synced_at_every_commit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = Archive::init(&dir.path().join("a"), "t").expect("init");
+        let sync = |c: &Catalog| c.pragma_i64("synchronous").expect("pragma");
+        // FULL (2) for users' annotations; NORMAL (1) for the derived data a writer rebuilds.
+        assert_eq!(sync(&a.catalog_annotations().expect("annotations")), 2);
+        let lock = a.lock(false).expect("lock");
+        assert_eq!(sync(&a.catalog_rw(&lock).expect("writer")), 1);
     }
 
     #[test]
